@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { validateEnv } from './env';
+
+/**
+ * Outside production a committed `.env.development` supplies harmless defaults, so that
+ * `npm start` works on a fresh clone with no file to edit. A local `.env` wins over it, and the
+ * process environment wins over both.
+ */
+export function envFiles(environment = process.env.ENVIRONMENT): string[] {
+  return environment === 'production' ? ['.env'] : ['.env', '.env.development'];
+}
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({
+      isGlobal: true,
+      cache: true,
+      envFilePath: envFiles(),
+      validate: validateEnv,
+    }),
+  ],
+})
+export class AppConfigModule {}

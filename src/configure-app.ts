@@ -1,0 +1,43 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+
+/** Largest webhook body accepted (Meta batches up to 1000 updates, far below this). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Everything that needs the app instance, shared by main.ts and the e2e tests so both run the
+ * same pipeline. Create the app with `{ rawBody: true, bufferLogs: true }`: the webhook
+ * signature is computed over the raw bytes.
+ */
+export function configureApp(app: INestApplication): INestApplication {
+  const express = app as NestExpressApplication;
+  express.useLogger(app.get(Logger));
+  express.flushLogs();
+  express.useBodyParser('json', { limit: MAX_BODY_BYTES });
+  express.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });
+  express.disable('x-powered-by');
+  express.set('trust proxy', 'loopback');
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('igdm — Instagram DM API')
+      .setDescription(
+        'Receive, store and send Instagram Direct Messages through Meta\'s Instagram Messaging API. ' +
+          'Every route except the webhook, health and OAuth callback needs a bearer JWT whose `sub` ' +
+          'is your user id (`npm run token -- --user <id>` prints one for development).',
+      )
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .addSecurityRequirements('bearer')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true },
+  });
+  return app;
+}

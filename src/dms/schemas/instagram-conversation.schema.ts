@@ -1,0 +1,56 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+
+@Schema({ _id: false, versionKey: false })
+export class CustomerProfile {
+  @Prop() name?: string;
+  @Prop() username?: string;
+  @Prop() profile_pic?: string;
+  @Prop() is_verified_user?: boolean;
+  @Prop() follower_count?: number;
+  /** Profiles are fetched at most once a day per customer. */
+  @Prop() fetched_at?: Date;
+}
+
+@Schema({ _id: false, versionKey: false })
+export class LastMessage {
+  @Prop() message_id?: string;
+  /** First characters only: enough for a thread list. */
+  @Prop() preview?: string;
+  @Prop() direction?: string;
+  @Prop() message_type?: string;
+  @Prop() timestamp?: number;
+}
+
+/**
+ * One thread per account and customer. `_id` is `<platform_account_id>:<customer_id>`, so every
+ * event updates its thread by `_id` (the one lookup FerretDB serves without a scan). Counters
+ * are kept on write because FerretDB cannot compute them by aggregation at read time.
+ */
+@Schema({
+  collection: 'instagram_conversations',
+  versionKey: false,
+  timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' },
+})
+export class InstagramConversation {
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ required: true }) user_id!: string;
+  @Prop({ required: true }) platform_account_id!: string;
+  @Prop() ig_id?: string;
+  @Prop({ required: true }) customer_id!: string;
+  @Prop({ type: CustomerProfile, default: undefined }) customer?: CustomerProfile;
+  @Prop({ type: LastMessage, default: undefined }) last_message?: LastMessage;
+  @Prop() last_message_at?: Date;
+  /** Start of the 24-hour messaging window. */
+  @Prop() last_inbound_at?: Date;
+  @Prop({ default: 0 }) unread_count!: number;
+  @Prop({ type: MongooseSchema.Types.Mixed }) meta_conversation_id?: string;
+  created_at?: Date;
+  updated_at?: Date;
+}
+
+export type InstagramConversationDocument = HydratedDocument<InstagramConversation>;
+export const InstagramConversationSchema = SchemaFactory.createForClass(InstagramConversation);
+// GET /instagram-dms/conversations: newest activity first, keyset on _id.
+InstagramConversationSchema.index({ user_id: 1, last_message_at: -1, _id: -1 });
+InstagramConversationSchema.index({ user_id: 1, platform_account_id: 1, last_message_at: -1, _id: -1 });

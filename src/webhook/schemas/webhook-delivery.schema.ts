@@ -1,0 +1,33 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+
+export type DeliveryStatus = 'pending' | 'processed' | 'failed' | 'ignored';
+
+/**
+ * One document per webhook delivery Meta made, written before the 200 goes out: whatever was
+ * acknowledged is on disk, and the worker processes it after the ack.
+ */
+@Schema({ collection: 'webhook_deliveries', versionKey: false })
+export class WebhookDelivery {
+  /** The exact body as received (Meta escapes non-ASCII, so it is ASCII). */
+  @Prop({ required: true }) raw_body!: string;
+  @Prop({ required: true }) received_at!: Date;
+  @Prop({ required: true, default: 'pending' }) status!: DeliveryStatus;
+  @Prop({ default: 0 }) attempts!: number;
+  /** Worker lease: another instance may take the delivery once it passes. */
+  @Prop() lease_until?: Date;
+  @Prop() lease_owner?: string;
+  @Prop() last_error?: string;
+  @Prop() processed_at?: Date;
+  /** What processing did: counts, and entries that named no connected account. */
+  @Prop({ type: MongooseSchema.Types.Mixed }) result?: Record<string, unknown>;
+  /** Business account ids of the entries, so unroutable deliveries can be replayed on connect. */
+  @Prop({ type: [String], default: undefined }) unroutable_ids?: string[];
+}
+
+export type WebhookDeliveryDocument = HydratedDocument<WebhookDelivery>;
+export const WebhookDeliverySchema = SchemaFactory.createForClass(WebhookDelivery);
+// The periodic sweep for pending work whose lease expired, and the retention purge.
+WebhookDeliverySchema.index({ status: 1, lease_until: 1 });
+WebhookDeliverySchema.index({ status: 1, processed_at: 1 });
+WebhookDeliverySchema.index({ unroutable_ids: 1 });
