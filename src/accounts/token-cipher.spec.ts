@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TokenCipher, TokenDecryptionError } from './token-cipher';
+
+interface FernetVectors {
+  cases: { encryption_key: string; plaintext: string; fernet_token: string }[];
+  wrong_key?: { encryption_key: string; fernet_token?: string; [key: string]: unknown };
+}
+const vectors = JSON.parse(
+  readFileSync(join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'), 'utf8'),
+) as FernetVectors;
+
+describe('TokenCipher', () => {
+  it.each(vectors.cases.map((c) => [c.encryption_key, c]))(
+    'should decrypt the Python service Fernet token made with key %j',
+    (_key, vector) => {
+      expect(new TokenCipher(vector.encryption_key).decrypt(vector.fernet_token)).toBe(vector.plaintext);
+    },
+  );
+
+  it('should fail loudly when the key does not match a Fernet token', () => {
+    const [first] = vectors.cases;
+    const cipher = new TokenCipher(`${first.encryption_key}-but-another-one`);
+    expect(() => cipher.decrypt(first.fernet_token)).toThrow(TokenDecryptionError);
+    expect(() => cipher.decrypt(first.fernet_token)).toThrow(/ENCRYPTION_KEY does not match/);
+  });
+
+  it('should fail loudly on the wrong_key vector, never returning the ciphertext as a token', () => {
+    const wrong = vectors.wrong_key!;
+    expect(() => new TokenCipher(wrong.encryption_key).decrypt(wrong.fernet_token!)).toThrow(
+      TokenDecryptionError,
+    );
+  });
+
+  it('should round-trip new tokens with authenticated encryption and a version prefix', () => {
+    const cipher = new TokenCipher('an-encryption-key-of-some-length');
+    const stored = cipher.encrypt('IGAA-token-éè-✓');
+    expect(stored.startsWith('v1:')).toBe(true);
+    expect(stored).not.toContain('IGAA');
+    expect(cipher.decrypt(stored)).toBe('IGAA-token-éè-✓');
+    expect(cipher.encrypt('same')).not.toBe(cipher.encrypt('same'));
+  });
+
+  it('should reject a tampered or foreign-key v1 token instead of returning ciphertext', () => {
+    const stored = new TokenCipher('key-number-one-0000000000000000').encrypt('secret-token');
+    const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');
+    expect(() => new TokenCipher('key-number-one-0000000000000000').decrypt(tampered)).toThrow(TokenDecryptionError);
+    expect(() => new TokenCipher('key-number-two-0000000000000000').decrypt(stored)).toThrow(TokenDecryptionError);
+  });
+
+  it('should ask for re-encryption of legacy tokens only', () => {
+    const cipher = new TokenCipher('k'.repeat(32));
+    expect(cipher.needsReencryption(vectors.cases[0].fernet_token)).toBe(true);
+    expect(cipher.needsReencryption(cipher.encrypt('x'))).toBe(false);
+  });
+
+  it('should refuse a plaintext token stored by mistake', () => {
+    expect(() => new TokenCipher('k'.repeat(32)).decrypt('IGAA_plaintext_token')).toThrow(/unknown format/);
+  });
+});
