@@ -26,7 +26,7 @@ export function configureApp(app: INestApplication): INestApplication {
     new DocumentBuilder()
       .setTitle('igdm — Instagram DM API')
       .setDescription(
-        'Receive, store and send Instagram Direct Messages through Meta\'s Instagram Messaging API. ' +
+        "Receive, store and send Instagram Direct Messages through Meta's Instagram Messaging API. " +
           'Every route except the webhook, health and OAuth callback needs a bearer JWT whose `sub` ' +
           'is your user id (`npm run token -- --user <id>` prints one for development).',
       )

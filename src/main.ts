@@ -28,7 +28,11 @@ async function bootstrap(): Promise<void> {
 bootstrap().catch((error: unknown) => {
   // Config errors are one line naming the variable; anything else at start-up is fatal too.
   const invalid = findInvalidEnvironment(error);
-  console.error(invalid ? invalid.message : `igdm failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    invalid
+      ? invalid.message
+      : `igdm failed to start: ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exit(1);
 });
 

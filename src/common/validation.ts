@@ -10,7 +10,10 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     const own = Object.values(error.constraints ?? {});
-    return [...(own.length ? [{ field, errors: own }] : []), ...flatten(error.children ?? [], field)];
+    return [
+      ...(own.length ? [{ field, errors: own }] : []),
+      ...flatten(error.children ?? [], field),
+    ];
   });
 }
 
@@ -24,9 +27,14 @@ export function createValidationPipe(): ValidationPipe {
     exceptionFactory: (errors) => {
       const details = flatten(errors);
       const summary = details.map((d) => d.errors.join(', ')).join('; ');
-      return new AppError(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', `Validation failed: ${summary}`, {
-        details,
-      });
+      return new AppError(
+        HttpStatus.BAD_REQUEST,
+        'VALIDATION_FAILED',
+        `Validation failed: ${summary}`,
+        {
+          details,
+        },
+      );
     },
   });
 }

@@ -41,7 +41,12 @@ describe('validateEnv', () => {
   });
 
   it('should name a malformed variable and the rule it breaks', () => {
-    const found = problems({ ...valid, PORT: 'eighty', DATABASE_URL: 'postgres://x', INSTAGRAM_API_VERSION: '24' });
+    const found = problems({
+      ...valid,
+      PORT: 'eighty',
+      DATABASE_URL: 'postgres://x',
+      INSTAGRAM_API_VERSION: '24',
+    });
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^PORT /),
@@ -73,6 +78,8 @@ describe('validateEnv', () => {
   });
 
   it('should accept an empty optional variable as unset', () => {
-    expect(validateEnv({ ...valid, DATABASE_URL: '', AWS_REGION: '' }).DATABASE_URL).toBeUndefined();
+    expect(
+      validateEnv({ ...valid, DATABASE_URL: '', AWS_REGION: '' }).DATABASE_URL,
+    ).toBeUndefined();
   });
 });

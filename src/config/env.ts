@@ -91,7 +91,8 @@ const PRODUCTION_SECRETS = [
   'INSTAGRAM_CLIENT_SECRET',
   'META_WEBHOOK_VERIFY_TOKEN',
 ] as const;
-const PLACEHOLDER = /^(your[_-]|change[_-]?me|changeme|secret$|password$|example|placeholder|xxx|dev[_-])/i;
+const PLACEHOLDER =
+  /^(your[_-]|change[_-]?me|changeme|secret$|password$|example|placeholder|xxx|dev[_-])/i;
 const MIN_PRODUCTION_SECRET = 32;
 
 function describe(errors: ValidationError[]): string[] {

@@ -21,8 +21,10 @@ class EmbeddedDatabaseModule {}
         if (!configured && config.get('ENVIRONMENT', { infer: true }) === Environment.Production) {
           throw new Error('DATABASE_URL is missing (required in production)');
         }
-        const uri = configured ?? (await embedded.start(config.get('EMBEDDED_DB_DIR', { infer: true })));
-        if (configured) new Logger('Database').log({ dbName }, 'using the database at DATABASE_URL');
+        const uri =
+          configured ?? (await embedded.start(config.get('EMBEDDED_DB_DIR', { infer: true })));
+        if (configured)
+          new Logger('Database').log({ dbName }, 'using the database at DATABASE_URL');
         return {
           uri,
           dbName,

@@ -35,11 +35,14 @@ const START_TIMEOUT_MS = 30_000;
 export function projectRoot(): string {
   // src/database or dist/database → two levels up; scripts resolve the same way.
   let dir = resolve(__dirname);
-  while (!existsSync(join(dir, 'package.json')) && dir !== resolve(dir, '..')) dir = resolve(dir, '..');
+  while (!existsSync(join(dir, 'package.json')) && dir !== resolve(dir, '..'))
+    dir = resolve(dir, '..');
   return dir;
 }
 
-export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(
+  options: EmbeddedDatabaseOptions,
+): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => undefined);
   const rootDir = options.rootDir ?? projectRoot();
   const problems: string[] = [];
@@ -71,9 +74,8 @@ function firstLine(error: unknown): string {
 async function startMongod(dbPath: string, log: (line: string) => void): Promise<EmbeddedDatabase> {
   // Loaded lazily: its import is not free and most machines here take the FerretDB path.
   const { MongoBinary, MongoMemoryServer } = await import('mongodb-memory-server-core');
-  const { setDefaultValue, ResolveConfigVariables } = await import(
-    'mongodb-memory-server-core/lib/util/resolveConfig'
-  );
+  const { setDefaultValue, ResolveConfigVariables } =
+    await import('mongodb-memory-server-core/lib/util/resolveConfig');
   // One download attempt, not several with back-off: a machine without internet should fall
   // through to FerretDB at once. MONGOMS_MAX_RETRIES still overrides this.
   setDefaultValue(ResolveConfigVariables.MAX_RETRIES, '0');
@@ -99,8 +101,14 @@ async function startMongod(dbPath: string, log: (line: string) => void): Promise
 export function ferretDbBinaryPath(rootDir: string): string {
   const sourceDir = join(rootDir, 'tools', 'ferretdb');
   const hash = createHash('sha256');
-  for (const file of ['main.go', 'go.mod', 'go.sum']) hash.update(readFileSync(join(sourceDir, file)));
-  return join(rootDir, '.cache', 'ferretdb', `ferretdb-embedded-${hash.digest('hex').slice(0, 12)}`);
+  for (const file of ['main.go', 'go.mod', 'go.sum'])
+    hash.update(readFileSync(join(sourceDir, file)));
+  return join(
+    rootDir,
+    '.cache',
+    'ferretdb',
+    `ferretdb-embedded-${hash.digest('hex').slice(0, 12)}`,
+  );
 }
 
 export async function buildFerretDb(rootDir: string, log: (line: string) => void): Promise<string> {
@@ -118,15 +126,23 @@ export async function buildFerretDb(rootDir: string, log: (line: string) => void
     });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`go build failed: ${firstLine(error)} ${stderr.split('\n').slice(0, 3).join(' ')}`);
+    throw new Error(
+      `go build failed: ${firstLine(error)} ${stderr.split('\n').slice(0, 3).join(' ')}`,
+    );
   }
   // Renaming is atomic, so parallel first starts never run a half-written binary.
   renameSync(partial, binary);
-  log(`embedded database: FerretDB built in ${((Date.now() - started) / 1000).toFixed(1)} s → ${binary}`);
+  log(
+    `embedded database: FerretDB built in ${((Date.now() - started) / 1000).toFixed(1)} s → ${binary}`,
+  );
   return binary;
 }
 
-async function startFerretDb(rootDir: string, dataDir: string, log: (line: string) => void): Promise<EmbeddedDatabase> {
+async function startFerretDb(
+  rootDir: string,
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<EmbeddedDatabase> {
   const binary = await buildFerretDb(rootDir, log);
   mkdirSync(dataDir, { recursive: true });
   const child = spawn(binary, ['-data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -145,7 +161,11 @@ function waitForReady(child: ChildProcess): Promise<string> {
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`FerretDB did not start within ${START_TIMEOUT_MS / 1000} s: ${stderr.slice(0, 300)}`));
+      reject(
+        new Error(
+          `FerretDB did not start within ${START_TIMEOUT_MS / 1000} s: ${stderr.slice(0, 300)}`,
+        ),
+      );
     }, START_TIMEOUT_MS);
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < 4096) stderr += chunk.toString();

@@ -1,8 +1,8 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { MongooseHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { Public } from '../auth/public.decorator';
+import { DatabaseHealthIndicator } from './database.health';
 
 export class HealthReplyDto {
   /** `healthy` when the database answers, else `unhealthy`. */
@@ -14,16 +14,23 @@ export class HealthReplyDto {
 @ApiTags('Health')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly mongoose: MongooseHealthIndicator) {}
+  constructor(private readonly database: DatabaseHealthIndicator) {}
 
   @Public()
   @Get()
   @ApiOkResponse({ type: HealthReplyDto, description: 'Service and database are up' })
-  @ApiServiceUnavailableResponse({ type: HealthReplyDto, description: 'The database does not answer' })
+  @ApiServiceUnavailableResponse({
+    type: HealthReplyDto,
+    description: 'The database does not answer',
+  })
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthReplyDto> {
-    const result = await this.mongoose.pingCheck('database', { timeout: 1_500 });
+    const result = await this.database.ping('database', 1_500);
     const up = result.database?.status === 'up';
     if (!up) res.status(HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: up ? 'healthy' : 'unhealthy', service: 'Instagram DM API', database: up ? 'up' : 'down' };
+    return {
+      status: up ? 'healthy' : 'unhealthy',
+      service: 'Instagram DM API',
+      database: up ? 'up' : 'down',
+    };
   }
 }

@@ -52,7 +52,9 @@ class ProbeController {
 class ProbeModule {}
 
 function base64url(value: object | string): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString(
+    'base64url',
+  );
 }
 
 describe('JWT guard, validation and the error envelope', () => {
@@ -84,11 +86,17 @@ describe('JWT guard, validation and the error envelope', () => {
     ['not bearer', 'Basic dXNlcjpwYXNz', 'Malformed bearer token'],
   ])('should answer 401 to a %s token', async (_kind, header, message) => {
     const res = await me(header).expect(401);
-    expect(res.body).toEqual({ success: false, error: { code: 'UNAUTHORIZED', message }, detail: message });
+    expect(res.body).toEqual({
+      success: false,
+      error: { code: 'UNAUTHORIZED', message },
+      detail: message,
+    });
   });
 
   it('should answer 401 to a token signed with another secret', async () => {
-    const forged = new JwtService({ secret: 'another-secret-entirely-000000000' }).sign({ sub: 'user_123' });
+    const forged = new JwtService({ secret: 'another-secret-entirely-000000000' }).sign({
+      sub: 'user_123',
+    });
     const res = await me(`Bearer ${forged}`).expect(401);
     expect(res.body.error.message).toBe('Invalid token');
   });
@@ -107,7 +115,9 @@ describe('JWT guard, validation and the error envelope', () => {
   it('should answer 401 to an HS512 token even with the right secret', async () => {
     const header = base64url({ alg: 'HS512', typ: 'JWT' });
     const payload = base64url({ sub: 'user_123' });
-    const signature = createHmac('sha512', SECRET).update(`${header}.${payload}`).digest('base64url');
+    const signature = createHmac('sha512', SECRET)
+      .update(`${header}.${payload}`)
+      .digest('base64url');
     await me(`Bearer ${header}.${payload}.${signature}`).expect(401);
   });
 
@@ -127,12 +137,19 @@ describe('JWT guard, validation and the error envelope', () => {
       .expect(400);
     expect(res.body.success).toBe(false);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    expect(res.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['count', 'extra', 'name']);
+    expect(res.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      'count',
+      'extra',
+      'name',
+    ]);
     expect(res.body.detail).toBe(res.body.error.message);
   });
 
   it('should hide the text of unexpected errors behind a request id', async () => {
-    const res = await request(app.getHttpServer()).get('/probe/boom').set('x-request-id', 'req-abc-123').expect(500);
+    const res = await request(app.getHttpServer())
+      .get('/probe/boom')
+      .set('x-request-id', 'req-abc-123')
+      .expect(500);
     expect(JSON.stringify(res.body)).not.toContain('password');
     expect(res.body.error.code).toBe('INTERNAL_ERROR');
     expect(res.body.error.request_id).toEqual(expect.any(String));

@@ -1,24 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mongoose, { Connection, Model, mongo } from 'mongoose';
 import { Account, AccountSchema } from '../../src/accounts/schemas/account.schema';
 import { UserSettings, UserSettingsSchema } from '../../src/accounts/schemas/user-settings.schema';
 import { InstagramDm, InstagramDmSchema } from '../../src/dms/schemas/instagram-dm.schema';
 import { uniqueDatabaseName } from '../support/e2e';
+import { loadReferenceDump } from '../support/reference-db';
 
 const { EJSON } = mongo.BSON;
-type Doc = mongo.Document;
-
-export const REFERENCE_DB_DIR = join(__dirname, '..', '..', '..', 'shared', 'reference', 'reference-db');
-
-export function loadReferenceDump(collection: string): Doc[] {
-  return EJSON.parse(readFileSync(join(REFERENCE_DB_DIR, `${collection}.json`), 'utf8'), {
-    relaxed: false,
-  }) as Doc[];
-}
 
 /** Canonical Extended JSON keeps every BSON type, so equal strings mean equal types and values. */
-const canonical = (value: unknown) => EJSON.stringify(value as Doc, { relaxed: false });
+const canonical = (value: unknown) => EJSON.stringify(value, { relaxed: false });
 
 describe('documents written by the Python service', () => {
   let connection: Connection;
@@ -26,7 +16,9 @@ describe('documents written by the Python service', () => {
 
   beforeAll(async () => {
     connection = await mongoose
-      .createConnection(process.env.IGDM_TEST_DATABASE_URL!, { dbName: uniqueDatabaseName('igdm_ref') })
+      .createConnection(process.env.IGDM_TEST_DATABASE_URL!, {
+        dbName: uniqueDatabaseName('igdm_ref'),
+      })
       .asPromise();
     models.accounts = connection.model(Account.name, AccountSchema);
     models.user_settings = connection.model(UserSettings.name, UserSettingsSchema);
@@ -53,7 +45,11 @@ describe('documents written by the Python service', () => {
     async (name) => {
       for (const original of loadReferenceDump(name)) {
         const loaded = await models[name].findById(original._id).exec();
-        const asRead = loaded!.toObject({ depopulate: true, flattenMaps: false, versionKey: false });
+        const asRead = loaded!.toObject({
+          depopulate: true,
+          flattenMaps: false,
+          versionKey: false,
+        });
         // Mongoose reads int64 as a JS number; compare on relaxed JSON, where both are numbers.
         expect(JSON.parse(EJSON.stringify(asRead, { relaxed: true }))).toEqual(
           JSON.parse(EJSON.stringify(original, { relaxed: true })),

@@ -16,9 +16,14 @@ export function uniqueDatabaseName(prefix = 'igdm_test'): string {
   return `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
 
-export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+export function testEnv(
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string> {
   const url = process.env.IGDM_TEST_DATABASE_URL;
-  if (!url) throw new Error('IGDM_TEST_DATABASE_URL is not set: run tests through jest (test/jest.config.ts)');
+  if (!url)
+    throw new Error(
+      'IGDM_TEST_DATABASE_URL is not set: run tests through jest (test/jest.config.ts)',
+    );
   const env: Record<string, string | undefined> = {
     ENVIRONMENT: 'test',
     DATABASE_URL: url,
@@ -34,7 +39,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     PORT: '0',
     ...overrides,
   };
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
 }
 
 export interface TestApp {
@@ -52,9 +59,12 @@ export interface TestApp {
  * Config is validated when AppModule is imported, so the environment is set first and the
  * module loaded afterwards; one app per test file.
  */
-export async function createTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Record<string, string | undefined> = {},
+): Promise<TestApp> {
   const env = testEnv(overrides);
-  for (const key of Object.keys(overrides)) if (overrides[key] === undefined) delete process.env[key];
+  for (const key of Object.keys(overrides))
+    if (overrides[key] === undefined) delete process.env[key];
   Object.assign(process.env, env);
   const { AppModule } = await import('../../src/app.module');
   const { configureApp } = await import('../../src/configure-app');

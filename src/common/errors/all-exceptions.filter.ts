@@ -10,7 +10,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<Request & { id?: unknown }>();
     const response = http.getResponse<Response>();
-    const requestId = String(request.id ?? response.getHeader('x-request-id') ?? 'unknown');
+    const given = request.id ?? response.getHeader('x-request-id');
+    const requestId =
+      typeof given === 'string' || typeof given === 'number' ? String(given) : 'unknown';
     const reply = toErrorReply(exception, requestId);
 
     if (reply.status >= 500) {

@@ -36,11 +36,20 @@ interface BodyParserError {
   statusCode?: number;
 }
 function isBodyParserError(e: unknown): e is BodyParserError {
-  return typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' &&
-    typeof ((e as BodyParserError).status ?? (e as BodyParserError).statusCode) === 'number';
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as BodyParserError).type === 'string' &&
+    typeof ((e as BodyParserError).status ?? (e as BodyParserError).statusCode) === 'number'
+  );
 }
 
-function envelope(code: string, message: string, details?: unknown, requestId?: string): ErrorEnvelope {
+function envelope(
+  code: string,
+  message: string,
+  details?: unknown,
+  requestId?: string,
+): ErrorEnvelope {
   return {
     success: false,
     error: {
@@ -53,12 +62,24 @@ function envelope(code: string, message: string, details?: unknown, requestId?: 
   };
 }
 
-function httpExceptionMessage(exception: HttpException): { message: string; code?: string; details?: unknown } {
+function httpExceptionMessage(exception: HttpException): {
+  message: string;
+  code?: string;
+  details?: unknown;
+} {
   const response = exception.getResponse();
   if (typeof response === 'string') return { message: response };
-  const { message, code, details } = response as { message?: unknown; code?: unknown; details?: unknown };
+  const { message, code, details } = response as {
+    message?: unknown;
+    code?: unknown;
+    details?: unknown;
+  };
   return {
-    message: Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : exception.message,
+    message: Array.isArray(message)
+      ? message.join('; ')
+      : typeof message === 'string'
+        ? message
+        : exception.message,
     code: typeof code === 'string' ? code : undefined,
     details,
   };
@@ -81,18 +102,46 @@ export function toErrorReply(exception: unknown, requestId: string): ErrorReply 
     const { message, code, details } = httpExceptionMessage(exception);
     const headers: Record<string, string> = {};
     if (status >= 500) {
-      return { status, body: envelope(CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', 'Something failed on our side', undefined, requestId), headers };
+      return {
+        status,
+        body: envelope(
+          CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR',
+          'Something failed on our side',
+          undefined,
+          requestId,
+        ),
+        headers,
+      };
     }
-    return { status, body: envelope(code ?? CODE_BY_STATUS[status] ?? `HTTP_${status}`, message, details), headers };
+    return {
+      status,
+      body: envelope(code ?? CODE_BY_STATUS[status] ?? `HTTP_${status}`, message, details),
+      headers,
+    };
   }
   if (isBodyParserError(exception)) {
     const status = exception.status ?? exception.statusCode ?? 400;
-    if (status === 413) return { status, body: envelope('PAYLOAD_TOO_LARGE', 'Request body is too large'), headers: {} };
-    if (status < 500) return { status, body: envelope('BAD_REQUEST', 'Request body is not valid JSON'), headers: {} };
+    if (status === 413)
+      return {
+        status,
+        body: envelope('PAYLOAD_TOO_LARGE', 'Request body is too large'),
+        headers: {},
+      };
+    if (status < 500)
+      return {
+        status,
+        body: envelope('BAD_REQUEST', 'Request body is not valid JSON'),
+        headers: {},
+      };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
-    body: envelope('INTERNAL_ERROR', 'Something failed on our side; quote the request id when reporting it', undefined, requestId),
+    body: envelope(
+      'INTERNAL_ERROR',
+      'Something failed on our side; quote the request id when reporting it',
+      undefined,
+      requestId,
+    ),
     headers: {},
   };
 }

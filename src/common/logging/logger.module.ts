@@ -39,7 +39,10 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
       pinoHttp: {
         level: config.get('LOG_LEVEL', { infer: true }),
         transport: development
-          ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
+          ? {
+              target: 'pino-pretty',
+              options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' },
+            }
           : undefined,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
         genReqId: (req: IncomingMessage, res: ServerResponse) => {
