@@ -1,0 +1,27 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '../config/app-config';
+import { DEFAULT_GRAPH_TUNING, GRAPH_TUNING } from './graph-tuning';
+import { InstagramGraphService } from './instagram-graph.service';
+
+@Module({
+  imports: [
+    HttpModule.registerAsync({
+      inject: [ConfigService],
+      useFactory: (config: AppConfig) => ({
+        timeout: config.get('GRAPH_TIMEOUT_MS', { infer: true }),
+        // Graph calls never redirect; native http (not follow-redirects) also lets a failure tell
+        // whether the request body was fully written, which decides "may have been sent".
+        maxRedirects: 0,
+      }),
+    }),
+  ],
+  providers: [
+    InstagramGraphService,
+    // Retry and throttle knobs; constants until they get env variables (tests override them).
+    { provide: GRAPH_TUNING, useValue: DEFAULT_GRAPH_TUNING },
+  ],
+  exports: [InstagramGraphService],
+})
+export class InstagramGraphModule {}
