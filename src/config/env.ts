@@ -77,6 +77,13 @@ export class Env {
   /** Milliseconds before a Graph API call is abandoned. */
   @IsInt() @Min(100) @Max(120_000) GRAPH_TIMEOUT_MS: number = 10_000;
 
+  /** Attempts per Graph read (sends are never retried after an ambiguous failure). */
+  @IsInt() @Min(1) @Max(10) GRAPH_MAX_ATTEMPTS: number = 3;
+  /** Usage percentage (X-App-Usage / X-Business-Use-Case-Usage) at which calls start to wait. */
+  @IsInt() @Min(1) @Max(100) GRAPH_USAGE_THROTTLE_PERCENT: number = 80;
+  /** Longest a call waits for a rate-limited account before failing with 429 + Retry-After. */
+  @IsInt() @Min(0) @Max(600_000) GRAPH_MAX_WAIT_MS: number = 15_000;
+
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 

@@ -20,7 +20,16 @@ import { InstagramGraphService } from './instagram-graph.service';
   providers: [
     InstagramGraphService,
     // Retry and throttle knobs; constants until they get env variables (tests override them).
-    { provide: GRAPH_TUNING, useValue: DEFAULT_GRAPH_TUNING },
+    {
+      provide: GRAPH_TUNING,
+      inject: [ConfigService],
+      useFactory: (config: AppConfig) => ({
+        ...DEFAULT_GRAPH_TUNING,
+        maxAttempts: config.get('GRAPH_MAX_ATTEMPTS', { infer: true }),
+        usageThreshold: config.get('GRAPH_USAGE_THROTTLE_PERCENT', { infer: true }),
+        maxWaitMs: config.get('GRAPH_MAX_WAIT_MS', { infer: true }),
+      }),
+    },
   ],
   exports: [InstagramGraphService],
 })
