@@ -1,19 +1,36 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { InstagramGraphModule } from '../instagram-graph/instagram-graph.module';
+import { AccountConnectService } from './account-connect.service';
+import { AccountTokensService } from './account-tokens.service';
+import { AccountsController } from './accounts.controller';
 import { AccountsService } from './accounts.service';
+import { OAuthStateService } from './oauth-state.service';
 import { Account, AccountSchema } from './schemas/account.schema';
+import { OAuthState, OAuthStateSchema } from './schemas/oauth-state.schema';
+import { RefreshLease, RefreshLeaseSchema } from './schemas/refresh-lease.schema';
 import { UserSettings, UserSettingsSchema } from './schemas/user-settings.schema';
+import { UserSettingsController } from './user-settings.controller';
+import { UserSettingsService } from './user-settings.service';
 
 @Module({
   imports: [
     MongooseModule.forFeature([
       { name: Account.name, schema: AccountSchema },
       { name: UserSettings.name, schema: UserSettingsSchema },
+      { name: OAuthState.name, schema: OAuthStateSchema },
+      { name: RefreshLease.name, schema: RefreshLeaseSchema },
     ]),
     InstagramGraphModule,
   ],
-  providers: [AccountsService],
-  exports: [AccountsService],
+  controllers: [AccountsController, UserSettingsController],
+  providers: [
+    AccountsService,
+    AccountTokensService,
+    AccountConnectService,
+    OAuthStateService,
+    UserSettingsService,
+  ],
+  exports: [AccountsService, AccountTokensService],
 })
 export class AccountsModule {}

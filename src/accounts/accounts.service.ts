@@ -1,13 +1,444 @@
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model } from 'mongoose';
-import { Account } from './schemas/account.schema';
-import { UserSettings } from './schemas/user-settings.schema';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import { FilterQuery, Model, Types } from 'mongoose';
+import type { AuthUser } from '../auth/auth-user';
+import { AppError, NotFoundError } from '../common/errors/app-error';
+import type { AppConfig } from '../config/app-config';
+import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import {
+  GraphAccount,
+  INSTAGRAM_TOKEN_INVALID,
+  InstagramTokenInvalidEvent,
+} from '../instagram-graph/instagram-graph.types';
+import { AccountTokensService, reauthRequired } from './account-tokens.service';
+import {
+  ACCOUNT_DELETED,
+  AccountDeletedEvent,
+  RoutedAccount,
+  RoutedAccountStatus,
+  SendableAccount,
+  WEBHOOK_FIELDS,
+} from './accounts.types';
+import { AccountResponseDto } from './dto/account-response.dto';
+import { Account, AccountStatus } from './schemas/account.schema';
+import { AccountConfig } from './schemas/user-settings.schema';
+import { ConfigChange, isConfigEnabled, UserSettingsService } from './user-settings.service';
+import { AccountConfigDto, UserSettingsDto } from './dto/user-settings.dto';
 
+type AccountDoc = Account & { _id: Types.ObjectId };
+/** A filter that does not name the tenant does not compile. */
+type Owned = FilterQuery<Account> & { user_id: string };
+
+const WEBHOOK_SEEN_THROTTLE_MS = 60_000;
+const MIN_TOKEN_AGE_MS = 24 * 3_600_000;
+
+export interface SubscriptionResult {
+  subscribed_fields: string[];
+  subscription_error?: string;
+}
+
+/**
+ * Connected Instagram accounts: routing of webhooks, the tokens the Graph API calls need, and the
+ * dashboard's account routes. Every route method takes the caller first and answers 404 alike
+ * for another user's account and a missing one.
+ */
 @Injectable()
 export class AccountsService {
+  private readonly logger = new Logger(AccountsService.name);
+
   constructor(
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
-    @InjectModel(UserSettings.name) private readonly settings: Model<UserSettings>,
+    private readonly settings: UserSettingsService,
+    private readonly tokens: AccountTokensService,
+    private readonly graph: InstagramGraphService,
+    private readonly events: EventEmitter2,
+    @Inject(ConfigService) private readonly config: AppConfig,
   ) {}
+
+  // ---------------------------------------------------------------- contract (docs/contracts.md)
+
+  async resolveForWebhook(ids: string[]): Promise<RoutedAccount | null> {
+    const wanted = [...new Set(ids.filter((id) => typeof id === 'string' && id.length > 0))];
+    if (wanted.length === 0) return null;
+    const found = await this.accounts
+      .find({
+        $or: [
+          { 'instagram_data.ig_id': { $in: wanted } },
+          { 'instagram_data.id': { $in: wanted } },
+        ],
+        is_deleted: { $ne: true },
+      })
+      .sort({ updated_at: -1 })
+      .lean<AccountDoc[]>()
+      .exec();
+    for (const id of wanted) {
+      const account =
+        found.find((a) => a.instagram_data?.ig_id === id) ??
+        found.find((a) => a.instagram_data?.id === id);
+      if (account)
+        return this.routed(
+          account,
+          await this.settings.configFor(account.user_id, account._id.toHexString()),
+        );
+    }
+    return null;
+  }
+
+  async getGraphAccount(accountId: string): Promise<GraphAccount> {
+    const account = await this.findLive({ _id: this.objectId(accountId) });
+    if (!account) throw this.notFound();
+    return this.graphAccountOf(account);
+  }
+
+  async getSendableAccount(user: AuthUser, accountId: string): Promise<SendableAccount> {
+    const account = await this.findOwned(user, accountId);
+    const routed = this.routed(account, await this.settings.configFor(user.id, accountId));
+    if (!routed.ingestEnabled) {
+      throw new AppError(
+        HttpStatus.CONFLICT,
+        'ACCOUNT_DISABLED',
+        'This Instagram account is disabled in your settings; enable it to send',
+      );
+    }
+    return { ...routed, graph: this.graphAccountOf(account) };
+  }
+
+  async listOwnedAccountIds(user: AuthUser): Promise<string[]> {
+    const owned: Owned = { user_id: user.id, is_deleted: { $ne: true } };
+    const docs = await this.accounts
+      .find(owned, { _id: 1 })
+      .lean<{ _id: Types.ObjectId }[]>()
+      .exec();
+    return docs.map((d) => d._id.toHexString());
+  }
+
+  async assertOwned(user: AuthUser, accountId: string): Promise<void> {
+    await this.findOwned(user, accountId);
+  }
+
+  async recordWebhookSeen(accountId: string, at: Date): Promise<void> {
+    if (!Types.ObjectId.isValid(accountId)) return;
+    // At most one write a minute per account; updated_at is left alone.
+    await this.accounts.collection.updateOne(
+      {
+        _id: new Types.ObjectId(accountId),
+        $or: [
+          { last_webhook_at: { $exists: false } },
+          { last_webhook_at: { $lt: new Date(at.getTime() - WEBHOOK_SEEN_THROTTLE_MS) } },
+        ],
+      },
+      { $set: { last_webhook_at: at } },
+    );
+  }
+
+  // ---------------------------------------------------------------- token invalid (Meta 190)
+
+  @OnEvent(INSTAGRAM_TOKEN_INVALID)
+  async onTokenInvalid(event: InstagramTokenInvalidEvent): Promise<void> {
+    try {
+      const result = await this.accounts.collection.updateMany(
+        {
+          $or: [{ 'instagram_data.ig_id': event.igId }, { 'instagram_data.id': event.igId }],
+          is_deleted: { $ne: true },
+        },
+        {
+          $set: {
+            status: AccountStatus.NeedsReauth,
+            status_reason: `${event.reason} (Meta code ${event.code}${event.subcode ? `/${event.subcode}` : ''})`,
+            updated_at: new Date(),
+          },
+        },
+      );
+      this.logger.warn(
+        {
+          igId: event.igId,
+          code: event.code,
+          subcode: event.subcode,
+          accounts: result.modifiedCount,
+        },
+        'account needs reauth',
+      );
+    } catch (error) {
+      this.logger.error(
+        { err: error, igId: event.igId },
+        'could not mark account as needing reauth',
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- dashboard routes
+
+  async list(user: AuthUser): Promise<AccountResponseDto[]> {
+    const owned: Owned = { user_id: user.id, is_deleted: { $ne: true } };
+    const [docs, configs] = await Promise.all([
+      this.accounts.find(owned).sort({ created_at: -1 }).lean<AccountDoc[]>().exec(),
+      this.settings.configsOf(user.id),
+    ]);
+    return docs.map((doc) => toResponse(doc, configs.get(doc._id.toHexString())));
+  }
+
+  async get(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
+    const doc = await this.findOwned(user, accountId);
+    return toResponse(doc, await this.settings.configFor(user.id, accountId));
+  }
+
+  async refresh(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
+    const doc = await this.findOwned(user, accountId);
+    if (doc.status === AccountStatus.NeedsReauth) {
+      throw reauthRequired(
+        'The Instagram account must be reconnected: its token is no longer valid',
+      );
+    }
+    const obtainedAt = doc.token_refreshed_at ?? doc.updated_at;
+    if (obtainedAt && Date.now() - new Date(obtainedAt).getTime() < MIN_TOKEN_AGE_MS) {
+      throw new AppError(
+        HttpStatus.CONFLICT,
+        'TOKEN_TOO_RECENT',
+        'Instagram refreshes tokens that are at least 24 hours old; this one is newer',
+      );
+    }
+    const owned: Owned = { _id: doc._id, user_id: user.id, is_deleted: { $ne: true } };
+    await this.tokens.refreshOne(owned);
+    return this.get(user, accountId);
+  }
+
+  async resubscribe(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
+    const doc = await this.findOwned(user, accountId);
+    const result = await this.subscribe(this.graphAccountOf(doc));
+    const now = new Date();
+    await this.accounts.collection.updateOne(
+      { _id: doc._id, user_id: user.id },
+      result.subscription_error
+        ? {
+            $set: {
+              subscription_checked_at: now,
+              subscription_error: result.subscription_error,
+              updated_at: now,
+            },
+          }
+        : {
+            $set: {
+              subscribed_fields: result.subscribed_fields,
+              subscription_checked_at: now,
+              updated_at: now,
+            },
+            $unset: { subscription_error: '' },
+          },
+    );
+    if (result.subscription_error) {
+      throw new AppError(
+        HttpStatus.BAD_GATEWAY,
+        'SUBSCRIPTION_FAILED',
+        'Instagram did not accept the webhook subscription; retry later',
+        {
+          details: { subscription_error: result.subscription_error },
+        },
+      );
+    }
+    return this.get(user, accountId);
+  }
+
+  /** Unsubscribes at Meta (best effort), soft-deletes the account and its config. */
+  async remove(
+    user: AuthUser,
+    accountId: string,
+    purge: boolean,
+  ): Promise<{ id: string; unsubscribed: boolean; purge: boolean }> {
+    const doc = await this.findOwned(user, accountId);
+    let unsubscribed = false;
+    try {
+      unsubscribed = await this.graph.unsubscribeApp(this.graphAccountOf(doc));
+    } catch (error) {
+      this.logger.warn(
+        { accountId, code: error instanceof AppError ? error.code : undefined },
+        'unsubscribe at Meta failed; deleting anyway',
+      );
+    }
+    const now = new Date();
+    await this.accounts.collection.updateOne(
+      { _id: doc._id, user_id: user.id },
+      {
+        $set: {
+          is_deleted: true,
+          deleted_at: now,
+          status: AccountStatus.Disconnected,
+          subscribed_fields: [],
+          updated_at: now,
+        },
+        $unset: { access_token: '', refresh_token: '' },
+      },
+    );
+    await this.settings.markDeleted(user.id, accountId);
+    const event: AccountDeletedEvent = { accountId, userId: user.id, purge };
+    this.events.emit(ACCOUNT_DELETED, event);
+    this.logger.log({ accountId, purge }, 'account deleted');
+    return { id: accountId, unsubscribed, purge };
+  }
+
+  // ---------------------------------------------------------------- user settings
+
+  async getSettings(user: AuthUser): Promise<UserSettingsDto> {
+    const doc = await this.settings.getOrCreate(user.id);
+    return {
+      id: String(doc._id),
+      user_id: doc.user_id,
+      platform: doc.platform,
+      is_active: doc.is_active,
+      is_deleted: doc.is_deleted,
+      configs: (doc.configs ?? []).map(toConfigDto),
+      created_at: doc.created_at ?? null,
+      updated_at: doc.updated_at ?? null,
+    };
+  }
+
+  async updateConfig(
+    user: AuthUser,
+    accountId: string,
+    change: ConfigChange,
+  ): Promise<AccountConfigDto> {
+    if (change.config_name === undefined && change.is_active === undefined) {
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        'VALIDATION_FAILED',
+        'Validation failed: give config_name and/or is_active',
+      );
+    }
+    await this.assertOwned(user, accountId);
+    const config = await this.settings.update(user, accountId, change);
+    this.logger.log({ accountId, isActive: config.is_active }, 'account config updated');
+    return toConfigDto(config);
+  }
+
+  async deleteConfig(user: AuthUser, accountId: string): Promise<AccountConfigDto> {
+    await this.assertOwned(user, accountId);
+    return toConfigDto(await this.settings.markDeleted(user.id, accountId));
+  }
+
+  // ---------------------------------------------------------------- shared with connect
+
+  /**
+   * Subscribes the account to our webhook fields and reads back which ones Meta kept: Meta answers
+   * success even when it dropped fields that the app itself is not subscribed to.
+   */
+  async subscribe(graph: GraphAccount): Promise<SubscriptionResult> {
+    try {
+      await this.graph.subscribeApp(graph, WEBHOOK_FIELDS);
+      const apps = await this.graph.getSubscribedApps(graph);
+      const clientId = this.config.get('INSTAGRAM_CLIENT_ID', { infer: true });
+      const ours = apps.find((a) => a.id === clientId) ?? (apps.length === 1 ? apps[0] : undefined);
+      const fields = ours?.subscribed_fields ?? [];
+      const missing = WEBHOOK_FIELDS.filter((f) => !fields.includes(f));
+      if (missing.length)
+        this.logger.warn({ igId: graph.igId, missing }, 'Meta did not keep every webhook field');
+      return { subscribed_fields: fields };
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'UNKNOWN';
+      this.logger.warn({ igId: graph.igId, code }, 'webhook subscription failed');
+      return { subscribed_fields: [], subscription_error: code };
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async findOwned(user: AuthUser, accountId: string): Promise<AccountDoc> {
+    if (!Types.ObjectId.isValid(accountId)) throw this.notFound();
+    const owned: Owned = { _id: new Types.ObjectId(accountId), user_id: user.id };
+    const doc = await this.findLive(owned);
+    if (!doc) throw this.notFound();
+    return doc;
+  }
+
+  private findLive(filter: FilterQuery<Account>): Promise<AccountDoc | null> {
+    return this.accounts
+      .findOne({ ...filter, is_deleted: { $ne: true } })
+      .lean<AccountDoc>()
+      .exec();
+  }
+
+  private objectId(id: string): Types.ObjectId {
+    if (!Types.ObjectId.isValid(id)) throw this.notFound();
+    return new Types.ObjectId(id);
+  }
+
+  private notFound(): AppError {
+    return new NotFoundError('ACCOUNT_NOT_FOUND', 'Instagram account not found');
+  }
+
+  private graphAccountOf(account: AccountDoc): GraphAccount {
+    const accountId = account._id.toHexString();
+    const status = statusOf(account);
+    if (status !== 'active') {
+      throw reauthRequired(
+        'The Instagram account must be reconnected: its access was revoked or expired',
+        {
+          status,
+          ...(account.status_reason ? { status_reason: account.status_reason } : {}),
+        },
+      );
+    }
+    const igId = igIdOf(account);
+    return { igId, accessToken: this.tokens.decrypt(accountId, account.access_token) };
+  }
+
+  private routed(account: AccountDoc, config: AccountConfig | null): RoutedAccount {
+    return {
+      accountId: account._id.toHexString(),
+      userId: account.user_id,
+      igId: igIdOf(account),
+      ...((account.meta?.username ?? account.instagram_data?.username)
+        ? { username: account.meta?.username ?? account.instagram_data?.username }
+        : {}),
+      ...(account.meta?.name ? { name: account.meta.name } : {}),
+      ingestEnabled: isConfigEnabled(config),
+      status: statusOf(account),
+    };
+  }
+}
+
+function igIdOf(account: Account): string {
+  return account.instagram_data?.ig_id ?? account.instagram_data?.id ?? account.meta?.id ?? '';
+}
+
+/** Legacy documents have no status and count as active. */
+function statusOf(account: Account): RoutedAccountStatus {
+  if (account.is_deleted) return 'disconnected';
+  return account.status ?? 'active';
+}
+
+function toResponse(doc: AccountDoc, config: AccountConfig | null | undefined): AccountResponseDto {
+  return {
+    id: doc._id.toHexString(),
+    ig_id: igIdOf(doc),
+    username: doc.meta?.username ?? doc.instagram_data?.username ?? null,
+    name: doc.meta?.name ?? null,
+    account_type: doc.instagram_data?.account_type ?? null,
+    status: statusOf(doc),
+    status_reason: doc.status_reason ?? null,
+    token_expires_at:
+      doc.token_expires_at ??
+      (doc.updated_at && doc.expires_in
+        ? new Date(new Date(doc.updated_at).getTime() + doc.expires_in * 1000)
+        : null),
+    token_refreshed_at: doc.token_refreshed_at ?? null,
+    scopes: doc.scopes ?? [],
+    subscribed_fields: doc.subscribed_fields ?? [],
+    subscription_checked_at: doc.subscription_checked_at ?? null,
+    subscription_error: doc.subscription_error ?? null,
+    enabled: isConfigEnabled(config),
+    config_name: config?.config_name ?? null,
+    last_webhook_at: doc.last_webhook_at ?? null,
+    created_at: doc.created_at ?? null,
+    updated_at: doc.updated_at ?? null,
+  };
+}
+
+function toConfigDto(config: AccountConfig): AccountConfigDto {
+  return {
+    ...(config.config_name !== undefined ? { config_name: config.config_name } : {}),
+    account_id: config.account_id,
+    is_active: config.is_active !== false,
+    is_deleted: config.is_deleted === true,
+  };
 }

@@ -7,14 +7,19 @@ interface FernetVectors {
   wrong_key?: { encryption_key: string; fernet_token?: string; [key: string]: unknown };
 }
 const vectors = JSON.parse(
-  readFileSync(join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'), 'utf8'),
+  readFileSync(
+    join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'),
+    'utf8',
+  ),
 ) as FernetVectors;
 
 describe('TokenCipher', () => {
   it.each(vectors.cases.map((c) => [c.encryption_key, c]))(
     'should decrypt the Python service Fernet token made with key %j',
     (_key, vector) => {
-      expect(new TokenCipher(vector.encryption_key).decrypt(vector.fernet_token)).toBe(vector.plaintext);
+      expect(new TokenCipher(vector.encryption_key).decrypt(vector.fernet_token)).toBe(
+        vector.plaintext,
+      );
     },
   );
 
@@ -44,8 +49,12 @@ describe('TokenCipher', () => {
   it('should reject a tampered or foreign-key v1 token instead of returning ciphertext', () => {
     const stored = new TokenCipher('key-number-one-0000000000000000').encrypt('secret-token');
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');
-    expect(() => new TokenCipher('key-number-one-0000000000000000').decrypt(tampered)).toThrow(TokenDecryptionError);
-    expect(() => new TokenCipher('key-number-two-0000000000000000').decrypt(stored)).toThrow(TokenDecryptionError);
+    expect(() => new TokenCipher('key-number-one-0000000000000000').decrypt(tampered)).toThrow(
+      TokenDecryptionError,
+    );
+    expect(() => new TokenCipher('key-number-two-0000000000000000').decrypt(stored)).toThrow(
+      TokenDecryptionError,
+    );
   });
 
   it('should ask for re-encryption of legacy tokens only', () => {
@@ -55,6 +64,8 @@ describe('TokenCipher', () => {
   });
 
   it('should refuse a plaintext token stored by mistake', () => {
-    expect(() => new TokenCipher('k'.repeat(32)).decrypt('IGAA_plaintext_token')).toThrow(/unknown format/);
+    expect(() => new TokenCipher('k'.repeat(32)).decrypt('IGAA_plaintext_token')).toThrow(
+      /unknown format/,
+    );
   });
 });

@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 
 /** A stored token that does not decrypt with the configured ENCRYPTION_KEY. */
 export class TokenDecryptionError extends Error {
@@ -60,7 +67,10 @@ export class TokenCipher {
     const decipher = createDecipheriv('aes-256-gcm', this.gcmKey, data.subarray(0, 12));
     decipher.setAuthTag(data.subarray(data.length - 16));
     try {
-      return Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(data.subarray(12, data.length - 16)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       throw new TokenDecryptionError('authentication failed');
     }
@@ -77,9 +87,16 @@ export class TokenCipher {
     if (!timingSafeEqual(expected, data.subarray(data.length - 32))) {
       throw new TokenDecryptionError('Fernet signature mismatch');
     }
-    const decipher = createDecipheriv('aes-128-cbc', this.fernetEncryptionKey, data.subarray(9, 25));
+    const decipher = createDecipheriv(
+      'aes-128-cbc',
+      this.fernetEncryptionKey,
+      data.subarray(9, 25),
+    );
     try {
-      return Buffer.concat([decipher.update(data.subarray(25, data.length - 32)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(data.subarray(25, data.length - 32)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       throw new TokenDecryptionError('Fernet padding invalid');
     }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsEnum,
   IsIn,
   IsInt,
@@ -83,6 +84,16 @@ export class Env {
   @IsInt() @Min(1) @Max(100) GRAPH_USAGE_THROTTLE_PERCENT: number = 80;
   /** Longest a call waits for a rate-limited account before failing with 429 + Retry-After. */
   @IsInt() @Min(0) @Max(600_000) GRAPH_MAX_WAIT_MS: number = 15_000;
+
+  /** Tokens expiring within this many days are refreshed by the hourly job. */
+  @IsInt() @Min(1) @Max(59) TOKEN_REFRESH_MARGIN_DAYS: number = 10;
+  /** The refresh job runs unless this is false (unset: on, except with ENVIRONMENT=test). */
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && value !== '' ? value.toLowerCase() === 'true' : value || undefined,
+  )
+  @IsBoolean()
+  TOKEN_REFRESH_ENABLED?: boolean;
 
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';

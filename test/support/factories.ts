@@ -34,7 +34,10 @@ const SIXTY_DAYS = 60 * 24 * 3600;
  * An `accounts` document in the reference shape (the Python service's fields plus igdm's), and its
  * config in the user's `user_settings` (created on first use), written straight to the database.
  */
-export async function givenAccount(app: TestApp, options: GivenAccountOptions): Promise<GivenAccount> {
+export async function givenAccount(
+  app: TestApp,
+  options: GivenAccountOptions,
+): Promise<GivenAccount> {
   const { userId, igId } = options;
   const username = options.username ?? `shop_${igId.slice(-6)}`;
   const name = options.name ?? `Shop ${igId.slice(-6)}`;
@@ -47,7 +50,9 @@ export async function givenAccount(app: TestApp, options: GivenAccountOptions): 
     _id,
     user_id: userId,
     platform: 'meta_instagram',
-    access_token: options.storedAccessToken ?? new TokenCipher(app.env.ENCRYPTION_KEY).encrypt(options.accessToken),
+    access_token:
+      options.storedAccessToken ??
+      new TokenCipher(app.env.ENCRYPTION_KEY).encrypt(options.accessToken),
     expires_in: expiresIn,
     instagram_data: { ig_id: igId, id: igId, username },
     meta: { id: igId, name, username },
@@ -63,10 +68,21 @@ export async function givenAccount(app: TestApp, options: GivenAccountOptions): 
     await db.collection('user_settings').updateOne(
       { user_id: userId, platform: 'instagram' },
       {
-        $setOnInsert: { user_id: userId, platform: 'instagram', is_active: true, is_deleted: false, created_at: now },
+        $setOnInsert: {
+          user_id: userId,
+          platform: 'instagram',
+          is_active: true,
+          is_deleted: false,
+          created_at: now,
+        },
         $set: { updated_at: now },
         $push: {
-          configs: { config_name: name, account_id: _id.toHexString(), is_active: options.enabled ?? true, is_deleted: false },
+          configs: {
+            config_name: name,
+            account_id: _id.toHexString(),
+            is_active: options.enabled ?? true,
+            is_deleted: false,
+          },
         },
       } as never,
       { upsert: true },

@@ -60,6 +60,8 @@ export class Account {
   /** Webhook fields Meta reports as subscribed (read back after subscribing). */
   @Prop({ type: [String], default: undefined }) subscribed_fields?: string[];
   @Prop() subscription_checked_at?: Date;
+  /** Error code of the last subscription attempt that failed; absent when it succeeded. */
+  @Prop() subscription_error?: string;
   @Prop() last_webhook_at?: Date;
   @Prop() last_graph_success_at?: Date;
   /** Lease of the token-refresh job, so one instance refreshes each account. */

@@ -1,0 +1,228 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import type { AuthUser } from '../auth/auth-user';
+import { AppError } from '../common/errors/app-error';
+import type { AppConfig } from '../config/app-config';
+import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import type {
+  InstagramMe,
+  LongLivedToken,
+  ShortLivedToken,
+} from '../instagram-graph/instagram-graph.types';
+import { AccountTokensService } from './account-tokens.service';
+import { AccountsService } from './accounts.service';
+import { ACCOUNT_CONNECTED, AccountConnectedEvent, CONNECT_SCOPES } from './accounts.types';
+import { OAuthStateService } from './oauth-state.service';
+import { Account, AccountStatus, INSTAGRAM_PLATFORM } from './schemas/account.schema';
+import { UserSettingsService } from './user-settings.service';
+
+export const CALLBACK_PATH = '/accounts/instagram/callback';
+
+export type ConnectErrorCode =
+  | 'OAUTH_DENIED'
+  | 'OAUTH_STATE_INVALID'
+  | 'OAUTH_CODE_INVALID'
+  | 'META_ERROR'
+  | 'ACCOUNT_OWNED_BY_ANOTHER_USER'
+  | 'INTERNAL_ERROR';
+
+export interface CallbackQuery {
+  code?: string;
+  state?: string;
+  error?: string;
+}
+
+class ConnectFailure extends Error {
+  constructor(readonly code: ConnectErrorCode) {
+    super(code);
+  }
+}
+
+/**
+ * Business Login for Instagram: the authorize URL, then the callback that turns a code into a
+ * stored, subscribed and enabled account. Meta calls come first and the account is written last,
+ * so a failure leaves nothing half-stored.
+ */
+@Injectable()
+export class AccountConnectService {
+  private readonly logger = new Logger(AccountConnectService.name);
+  private readonly redirectUri: string;
+  private readonly frontendUrl: string;
+
+  constructor(
+    @InjectModel(Account.name) private readonly accounts: Model<Account>,
+    private readonly graph: InstagramGraphService,
+    private readonly states: OAuthStateService,
+    private readonly tokens: AccountTokensService,
+    private readonly accountsService: AccountsService,
+    private readonly settings: UserSettingsService,
+    private readonly events: EventEmitter2,
+    @Inject(ConfigService) config: AppConfig,
+  ) {
+    this.redirectUri = `${config.get('API_URL', { infer: true }).replace(/\/+$/, '')}${CALLBACK_PATH}`;
+    this.frontendUrl = config.get('FRONTEND_URL', { infer: true });
+  }
+
+  authorizeUrl(user: AuthUser): { url: string } {
+    return {
+      url: this.graph.authorizeUrl({
+        redirectUri: this.redirectUri,
+        scopes: CONNECT_SCOPES,
+        state: this.states.issue(user.id),
+      }),
+    };
+  }
+
+  /** Never throws: every outcome is a redirect to the frontend. */
+  async callback(query: CallbackQuery): Promise<string> {
+    try {
+      const accountId = await this.connect(query);
+      return this.frontend({ instagram: 'connected', account_id: accountId });
+    } catch (error) {
+      const code = error instanceof ConnectFailure ? error.code : 'INTERNAL_ERROR';
+      if (!(error instanceof ConnectFailure))
+        this.logger.error({ err: error }, 'instagram connect failed unexpectedly');
+      return this.frontend({ instagram: 'error', code });
+    }
+  }
+
+  private async connect(query: CallbackQuery): Promise<string> {
+    if (query.error) {
+      this.logger.log({ error: query.error.slice(0, 50) }, 'instagram connect denied');
+      throw new ConnectFailure('OAUTH_DENIED');
+    }
+    const state = await this.states.consume(query.state);
+    if (!state.ok) {
+      this.logger.warn({ reason: state.reason }, 'instagram connect: bad state');
+      throw new ConnectFailure('OAUTH_STATE_INVALID');
+    }
+    const userId = state.userId;
+    const code = query.code;
+    if (!code) throw new ConnectFailure('OAUTH_CODE_INVALID');
+
+    const short = await this.meta(() => this.graph.exchangeCode(code, this.redirectUri));
+    const long = await this.meta(() => this.graph.exchangeLongLived(short.access_token));
+    const me = await this.meta(() => this.graph.getMe(long.access_token));
+    const igId = me.user_id;
+    if (short.user_id !== igId)
+      this.logger.warn(
+        { igId, codeUserId: short.user_id },
+        'code exchange and /me name different accounts',
+      );
+
+    const existing = await this.accounts
+      .find({
+        $or: [{ 'instagram_data.ig_id': igId }, { 'instagram_data.id': igId }],
+        is_deleted: { $ne: true },
+      })
+      .lean<(Account & { _id: Types.ObjectId })[]>()
+      .exec();
+    if (existing.some((a) => a.user_id !== userId)) {
+      this.logger.warn({ igId }, 'instagram connect refused: account owned by another user');
+      throw new ConnectFailure('ACCOUNT_OWNED_BY_ANOTHER_USER');
+    }
+
+    const subscription = await this.accountsService.subscribe({
+      igId,
+      accessToken: long.access_token,
+    });
+    // A soft-deleted account of the same user is revived, so its DMs keep their account id.
+    const mine =
+      existing[0] ??
+      (await this.accounts
+        .findOne({
+          $or: [{ 'instagram_data.ig_id': igId }, { 'instagram_data.id': igId }],
+          user_id: userId,
+        })
+        .sort({ updated_at: -1 })
+        .lean<Account & { _id: Types.ObjectId }>()
+        .exec());
+    const accountId = await this.store(userId, mine?._id, short, long, me, subscription);
+
+    await this.settings.enable(userId, accountId, me.name ?? me.username);
+    const event: AccountConnectedEvent = { accountId, userId, igId };
+    this.events.emit(ACCOUNT_CONNECTED, event);
+    this.logger.log({ accountId, igId, reconnected: !!mine }, 'instagram account connected');
+    return accountId;
+  }
+
+  private async store(
+    userId: string,
+    existingId: Types.ObjectId | undefined,
+    short: ShortLivedToken,
+    long: LongLivedToken,
+    me: InstagramMe,
+    subscription: { subscribed_fields: string[]; subscription_error?: string },
+  ): Promise<string> {
+    const now = new Date();
+    const igId = me.user_id;
+    const fields = {
+      ...this.tokens.tokenFields(long, now),
+      instagram_data: {
+        ig_id: igId,
+        id: igId,
+        username: me.username,
+        ...(me.app_scoped_id ? { app_scoped_id: me.app_scoped_id } : {}),
+        ...(me.account_type ? { account_type: me.account_type } : {}),
+      },
+      meta: { id: igId, name: me.name ?? me.username, username: me.username },
+      status: AccountStatus.Active,
+      scopes: short.permissions,
+      subscribed_fields: subscription.subscribed_fields,
+      subscription_checked_at: now,
+      updated_at: now,
+    };
+    if (existingId) {
+      await this.accounts.collection.updateOne(
+        { _id: existingId, user_id: userId },
+        {
+          $set: {
+            ...fields,
+            is_deleted: false,
+            ...(subscription.subscription_error
+              ? { subscription_error: subscription.subscription_error }
+              : {}),
+          },
+          $unset: {
+            status_reason: '',
+            deleted_at: '',
+            ...(subscription.subscription_error ? {} : { subscription_error: '' }),
+          },
+        },
+      );
+      return existingId.toHexString();
+    }
+    const _id = new Types.ObjectId();
+    await this.accounts.collection.insertOne({
+      _id,
+      user_id: userId,
+      platform: INSTAGRAM_PLATFORM,
+      ...fields,
+      ...(subscription.subscription_error
+        ? { subscription_error: subscription.subscription_error }
+        : {}),
+      created_at: now,
+    });
+    return _id.toHexString();
+  }
+
+  /** Runs a Meta call; its failure becomes the redirect's error code. */
+  private async meta<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : undefined;
+      this.logger.warn({ code }, 'instagram connect: Meta call failed');
+      throw new ConnectFailure(code === 'OAUTH_CODE_INVALID' ? 'OAUTH_CODE_INVALID' : 'META_ERROR');
+    }
+  }
+
+  private frontend(params: Record<string, string>): string {
+    const url = new URL(this.frontendUrl);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    return url.toString();
+  }
+}

@@ -1,0 +1,826 @@
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { JwtService } from '@nestjs/jwt';
+import { getModelToken } from '@nestjs/mongoose';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { Model, Types } from 'mongoose';
+import {
+  MetaSimulator,
+  startMetaSimulator,
+  type Business,
+  DEFAULT_APP_FIELDS,
+} from '../../meta-simulator';
+import { AccountTokensService } from '../../src/accounts/account-tokens.service';
+import { AccountsService } from '../../src/accounts/accounts.service';
+import { WEBHOOK_FIELDS } from '../../src/accounts/accounts.types';
+import { Account } from '../../src/accounts/schemas/account.schema';
+import { RefreshLease } from '../../src/accounts/schemas/refresh-lease.schema';
+import { TokenCipher } from '../../src/accounts/token-cipher';
+import { InstagramGraphService } from '../../src/instagram-graph/instagram-graph.service';
+import { createTestApp, newUserId, TestApp } from '../support/e2e';
+import { givenAccount } from '../support/factories';
+
+const DAY_MS = 24 * 3_600_000;
+
+describe('accounts', () => {
+  let sim: MetaSimulator;
+  let t: TestApp;
+  let accounts: AccountsService;
+  let tokens: AccountTokensService;
+  let graph: InstagramGraphService;
+  let cipher: TokenCipher;
+  const events: { name: string; payload: any }[] = [];
+
+  beforeAll(async () => {
+    // The simulator first: the app reads its URLs from the environment when AppModule loads.
+    sim = await startMetaSimulator();
+    t = await createTestApp({
+      INSTAGRAM_GRAPH_URL: sim.graphUrl,
+      INSTAGRAM_API_URL: sim.apiUrl,
+      INSTAGRAM_WWW_URL: sim.wwwUrl,
+      INSTAGRAM_CLIENT_ID: sim.clientId,
+      INSTAGRAM_CLIENT_SECRET: sim.appSecret,
+    });
+    accounts = t.app.get(AccountsService);
+    tokens = t.app.get(AccountTokensService);
+    graph = t.app.get(InstagramGraphService);
+    cipher = new TokenCipher(t.env.ENCRYPTION_KEY);
+    const emitter = t.app.get(EventEmitter2);
+    for (const name of ['account.connected', 'account.deleted']) {
+      emitter.on(name, (payload: unknown) => events.push({ name, payload }));
+    }
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  const db = () => t.connection.db!;
+  const accountDoc = (id: string) =>
+    db()
+      .collection('accounts')
+      .findOne({ _id: new Types.ObjectId(id) });
+  const settingsDoc = (userId: string) =>
+    db().collection('user_settings').findOne({ user_id: userId, platform: 'instagram' });
+
+  /** GET /accounts/instagram/connect, then the browser at the simulator's authorize page. */
+  async function authorize(
+    userId: string,
+    biz: Business,
+    opts: { deny?: boolean } = {},
+  ): Promise<URL> {
+    const res = await t.http().get('/accounts/instagram/connect').set(t.bearer(userId)).expect(200);
+    sim.nextAuthorization({ business: biz, deny: opts.deny });
+    const meta = await fetch(res.body.data.url as string, { redirect: 'manual' });
+    expect(meta.status).toBe(302);
+    return new URL(meta.headers.get('location')!);
+  }
+
+  /** Follows Instagram's redirect to our callback; returns the frontend redirect's query. */
+  async function callback(search: string): Promise<URLSearchParams> {
+    const res = await t.http().get(`/accounts/instagram/callback${search}`).expect(302);
+    const location = new URL(res.headers.location);
+    expect(location.origin).toBe(t.env.FRONTEND_URL);
+    return location.searchParams;
+  }
+
+  async function connect(userId: string, biz: Business): Promise<URLSearchParams> {
+    return callback((await authorize(userId, biz)).search);
+  }
+
+  describe('connect', () => {
+    it('should give an authorize URL with client id, redirect URI, scopes and a state', async () => {
+      const userId = newUserId();
+      const res = await t
+        .http()
+        .get('/accounts/instagram/connect')
+        .set(t.bearer(userId))
+        .expect(200);
+      const url = new URL(res.body.data.url);
+      expect(`${url.origin}${url.pathname}`).toBe(`${sim.wwwUrl}/oauth/authorize`);
+      expect(url.searchParams.get('client_id')).toBe(sim.clientId);
+      expect(url.searchParams.get('redirect_uri')).toBe(
+        `${t.env.API_URL}/accounts/instagram/callback`,
+      );
+      expect(url.searchParams.get('response_type')).toBe('code');
+      expect(url.searchParams.get('scope')!.split(',')).toEqual([
+        'instagram_business_basic',
+        'instagram_business_manage_messages',
+        'instagram_business_manage_comments',
+      ]);
+      expect(url.searchParams.get('state')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    });
+
+    it('should need a bearer token for the connect URL', async () => {
+      await t.http().get('/accounts/instagram/connect').expect(401);
+    });
+
+    it('should store, subscribe and enable the account from the code to the redirect', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness({ username: 'connect_shop', name: 'Connect Shop' });
+      const before = events.length;
+
+      const outcome = await connect(userId, biz);
+
+      expect(outcome.get('instagram')).toBe('connected');
+      const accountId = outcome.get('account_id')!;
+      const doc = (await accountDoc(accountId))!;
+      expect(doc).toMatchObject({
+        user_id: userId,
+        platform: 'meta_instagram',
+        expires_in: expect.any(Number),
+        instagram_data: {
+          ig_id: biz.igId,
+          id: biz.igId,
+          username: 'connect_shop',
+          app_scoped_id: biz.appScopedId,
+        },
+        meta: { id: biz.igId, name: 'Connect Shop', username: 'connect_shop' },
+        status: 'active',
+        scopes: expect.arrayContaining([
+          'instagram_business_basic',
+          'instagram_business_manage_messages',
+        ]),
+        created_at: expect.any(Date),
+        updated_at: expect.any(Date),
+        token_refreshed_at: expect.any(Date),
+      });
+      expect(doc.instagram_data.app_scoped_id).not.toBe(biz.igId);
+      expect(doc.access_token).toMatch(/^v1:/);
+      // The long-lived token the simulator issued last is the one stored.
+      expect(cipher.decrypt(doc.access_token)).toBe(biz.accessToken);
+      expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
+      expect([...doc.subscribed_fields].sort()).toEqual([...WEBHOOK_FIELDS].sort());
+      expect([...biz.subscribedFields].sort()).toEqual([...WEBHOOK_FIELDS].sort());
+
+      const settings = (await settingsDoc(userId))!;
+      expect(settings).toMatchObject({ is_active: true, is_deleted: false });
+      expect(settings.configs).toEqual([
+        { config_name: 'Connect Shop', account_id: accountId, is_active: true, is_deleted: false },
+      ]);
+
+      expect(events.slice(before)).toEqual([
+        { name: 'account.connected', payload: { accountId, userId, igId: biz.igId } },
+      ]);
+
+      const res = await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200);
+      expect(res.body).toEqual({
+        success: true,
+        data: expect.objectContaining({
+          id: accountId,
+          ig_id: biz.igId,
+          username: 'connect_shop',
+          name: 'Connect Shop',
+          status: 'active',
+          status_reason: null,
+          enabled: true,
+          subscribed_fields: expect.arrayContaining([...WEBHOOK_FIELDS]),
+        }),
+      });
+      expect(JSON.stringify(res.body)).not.toContain(biz.accessToken);
+      expect(JSON.stringify(res.body)).not.toContain('access_token');
+
+      const routed = await accounts.resolveForWebhook([biz.igId]);
+      expect(routed).toEqual({
+        accountId,
+        userId,
+        igId: biz.igId,
+        username: 'connect_shop',
+        name: 'Connect Shop',
+        ingestEnabled: true,
+        status: 'active',
+      });
+    });
+
+    it('should record only the webhook fields Meta really kept', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      sim.setAppFields(DEFAULT_APP_FIELDS.filter((f) => f !== 'comments' && f !== 'message_edit'));
+      try {
+        const outcome = await connect(userId, biz);
+        const doc = (await accountDoc(outcome.get('account_id')!))!;
+        expect(doc.subscribed_fields).not.toContain('comments');
+        expect(doc.subscribed_fields).not.toContain('message_edit');
+        expect(doc.subscribed_fields).toContain('messages');
+      } finally {
+        sim.setAppFields([...DEFAULT_APP_FIELDS]);
+      }
+    });
+
+    it('should update the same account when its owner reconnects', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const first = await connect(userId, biz);
+      await db()
+        .collection('accounts')
+        .updateOne(
+          { _id: new Types.ObjectId(first.get('account_id')!) },
+          { $set: { status: 'needs_reauth', status_reason: 'revoked' } },
+        );
+
+      const second = await connect(userId, biz);
+
+      expect(second.get('account_id')).toBe(first.get('account_id'));
+      expect(
+        await db().collection('accounts').countDocuments({ 'instagram_data.ig_id': biz.igId }),
+      ).toBe(1);
+      const doc = (await accountDoc(second.get('account_id')!))!;
+      expect(doc.status).toBe('active');
+      expect(doc.status_reason).toBeUndefined();
+      expect(cipher.decrypt(doc.access_token)).toBe(biz.accessToken);
+      expect((await settingsDoc(userId))!.configs).toHaveLength(1);
+    });
+
+    it('should redirect with OAUTH_DENIED and store nothing when consent is denied', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz, { deny: true });
+      expect(meta.searchParams.get('error')).toBe('access_denied');
+
+      const outcome = await callback(meta.search);
+
+      expect(Object.fromEntries(outcome)).toEqual({ instagram: 'error', code: 'OAUTH_DENIED' });
+      expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
+    });
+
+    it('should redirect with OAUTH_STATE_INVALID for a forged state', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz);
+      const forged = new JwtService({ secret: t.env.JWT_SECRET }).sign({ sub: userId, nonce: 'x' });
+      const exchanges = sim.requests({ endpoint: 'token' }).length;
+
+      const outcome = await callback(`?code=${meta.searchParams.get('code')}&state=${forged}`);
+
+      expect(Object.fromEntries(outcome)).toEqual({
+        instagram: 'error',
+        code: 'OAUTH_STATE_INVALID',
+      });
+      expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
+      expect(sim.requests({ endpoint: 'token' }).length).toBe(exchanges);
+    });
+
+    it('should redirect with OAUTH_STATE_INVALID when the state is missing', async () => {
+      const outcome = await callback('?code=abc');
+      expect(Object.fromEntries(outcome)).toEqual({
+        instagram: 'error',
+        code: 'OAUTH_STATE_INVALID',
+      });
+    });
+
+    it('should refuse a replayed state', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz);
+      const first = await callback(meta.search);
+      expect(first.get('instagram')).toBe('connected');
+
+      const again = await callback(meta.search);
+
+      expect(Object.fromEntries(again)).toEqual({
+        instagram: 'error',
+        code: 'OAUTH_STATE_INVALID',
+      });
+    });
+
+    it('should refuse an expired state', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz);
+      // Signed exactly as the service does, but issued 11 minutes ago.
+      const key = Buffer.from(
+        hkdfSync('sha256', t.env.JWT_SECRET, 'igdm', 'igdm oauth state v1', 32),
+      ).toString('base64');
+      const expired = new JwtService({}).sign(
+        {
+          sub: userId,
+          nonce: randomBytes(8).toString('hex'),
+          iat: Math.floor(Date.now() / 1000) - 660,
+        },
+        { secret: key, expiresIn: 600, audience: 'igdm:instagram-connect' },
+      );
+
+      const outcome = await callback(`?code=${meta.searchParams.get('code')}&state=${expired}`);
+
+      expect(Object.fromEntries(outcome)).toEqual({
+        instagram: 'error',
+        code: 'OAUTH_STATE_INVALID',
+      });
+      expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
+    });
+
+    it('should redirect with OAUTH_CODE_INVALID when Meta refuses the code', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz);
+
+      const outcome = await callback(`?code=not-a-code&state=${meta.searchParams.get('state')}`);
+
+      expect(Object.fromEntries(outcome)).toEqual({
+        instagram: 'error',
+        code: 'OAUTH_CODE_INVALID',
+      });
+      expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
+    });
+
+    it('should redirect with META_ERROR and store nothing when /me fails', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const meta = await authorize(userId, biz);
+      sim.fault({ endpoint: 'me', metaError: { code: 100, message: 'Unsupported get request' } });
+      try {
+        const outcome = await callback(meta.search);
+        expect(Object.fromEntries(outcome)).toEqual({ instagram: 'error', code: 'META_ERROR' });
+      } finally {
+        sim.clearFaults();
+      }
+      expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
+    });
+
+    it('should not let another user take over a connected account', async () => {
+      const owner = newUserId();
+      const intruder = newUserId();
+      const biz = sim.createBusiness();
+      const first = await connect(owner, biz);
+      const accountId = first.get('account_id')!;
+      const before = (await accountDoc(accountId))!;
+
+      const outcome = await connect(intruder, biz);
+
+      expect(Object.fromEntries(outcome)).toEqual({
+        instagram: 'error',
+        code: 'ACCOUNT_OWNED_BY_ANOTHER_USER',
+      });
+      const after = (await accountDoc(accountId))!;
+      expect(after.user_id).toBe(owner);
+      expect(after.access_token).toBe(before.access_token);
+      expect(await db().collection('accounts').countDocuments({ user_id: intruder })).toBe(0);
+      expect(await settingsDoc(intruder)).toBeNull();
+    });
+  });
+
+  describe('token refresh', () => {
+    /** An account whose simulator token is two days old and whose stored expiry is `expiresInDays` away. */
+    async function givenAgedAccount(expiresInDays: number) {
+      const biz = sim.createBusiness();
+      sim.setTokenTimes(biz, {
+        createdAt: sim.now() - 2 * DAY_MS,
+        expiresAt: sim.now() + expiresInDays * DAY_MS,
+      });
+      const oldToken = biz.accessToken;
+      const given = await givenAccount(t, {
+        userId: newUserId(),
+        igId: biz.igId,
+        accessToken: oldToken,
+        extra: {
+          token_expires_at: new Date(Date.now() + expiresInDays * DAY_MS),
+          token_refreshed_at: new Date(Date.now() - 2 * DAY_MS),
+        },
+      });
+      return { biz, oldToken, ...given };
+    }
+    const refreshCalls = () => sim.requests({ endpoint: 'refresh' }).length;
+
+    it('should refresh a token that expires within the margin and leave a fresh one alone', async () => {
+      const expiring = await givenAgedAccount(5);
+      const fresh = await givenAgedAccount(50);
+      const calls = refreshCalls();
+
+      const run = await tokens.refreshExpiringTokens();
+
+      expect(run).toEqual({ refreshed: 1, failed: 0, needsReauth: 0 });
+      expect(refreshCalls() - calls).toBe(1);
+      const doc = (await accountDoc(expiring.accountId))!;
+      expect(cipher.decrypt(doc.access_token)).toBe(expiring.biz.accessToken);
+      expect(expiring.biz.accessToken).not.toBe(expiring.oldToken);
+      expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
+      expect(doc.token_refreshed_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
+      expect(doc.refresh_lease_until).toBeUndefined();
+      const untouched = (await accountDoc(fresh.accountId))!;
+      expect(cipher.decrypt(untouched.access_token)).toBe(fresh.oldToken);
+    });
+
+    it('should refresh each account once when two instances run at the same time', async () => {
+      const a = await givenAgedAccount(3);
+      const b = await givenAgedAccount(4);
+      const other = new AccountTokensService(
+        t.app.get<Model<Account>>(getModelToken(Account.name)),
+        t.app.get<Model<RefreshLease>>(getModelToken(RefreshLease.name)),
+        graph,
+        t.app.get(ConfigService),
+      );
+      expect(other.instanceId).not.toBe(tokens.instanceId);
+      const calls = refreshCalls();
+
+      const runs = await Promise.all([
+        tokens.refreshExpiringTokens(),
+        other.refreshExpiringTokens(),
+        tokens.refreshExpiringTokens(),
+      ]);
+
+      expect(runs.reduce((n, r) => n + r.refreshed, 0)).toBe(2);
+      expect(refreshCalls() - calls).toBe(2);
+      for (const given of [a, b]) {
+        expect(cipher.decrypt((await accountDoc(given.accountId))!.access_token)).toBe(
+          given.biz.accessToken,
+        );
+      }
+    });
+
+    it('should refresh an account now through POST /accounts/:id/refresh', async () => {
+      const given = await givenAgedAccount(30);
+      const res = await t
+        .http()
+        .post(`/accounts/${given.accountId}/refresh`)
+        .set(t.bearer(given.userId))
+        .expect(200);
+      expect(res.body.data.status).toBe('active');
+      expect(new Date(res.body.data.token_expires_at).getTime()).toBeGreaterThan(
+        Date.now() + 59 * DAY_MS,
+      );
+      expect(cipher.decrypt((await accountDoc(given.accountId))!.access_token)).toBe(
+        given.biz.accessToken,
+      );
+    });
+
+    it('should refuse to refresh a token younger than 24 hours', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      const calls = refreshCalls();
+      const res = await t
+        .http()
+        .post(`/accounts/${accountId}/refresh`)
+        .set(t.bearer(userId))
+        .expect(409);
+      expect(res.body.error.code).toBe('TOKEN_TOO_RECENT');
+      expect(refreshCalls()).toBe(calls);
+    });
+  });
+
+  describe('reauth', () => {
+    it('should mark the account needs_reauth when Meta answers 190 and stop its calls', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      sim.invalidateToken(biz);
+
+      const acct = await accounts.getGraphAccount(accountId);
+      await expect(graph.getSubscribedApps(acct)).rejects.toMatchObject({
+        code: 'ACCOUNT_REAUTH_REQUIRED',
+      });
+
+      let data: any;
+      for (let i = 0; i < 50; i++) {
+        data = (await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200)).body
+          .data;
+        if (data.status === 'needs_reauth') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(data.status).toBe('needs_reauth');
+      expect(data.status_reason).toEqual(expect.stringContaining('190'));
+      await expect(accounts.getGraphAccount(accountId)).rejects.toMatchObject({
+        status: 409,
+        code: 'ACCOUNT_REAUTH_REQUIRED',
+      });
+      await expect(accounts.getSendableAccount({ id: userId }, accountId)).rejects.toMatchObject({
+        code: 'ACCOUNT_REAUTH_REQUIRED',
+      });
+      expect((await accounts.resolveForWebhook([biz.igId]))!.status).toBe('needs_reauth');
+    });
+
+    it('should mark the account needs_reauth when Meta refuses to refresh its token', async () => {
+      const biz = sim.createBusiness();
+      sim.setTokenTimes(biz, { createdAt: sim.now() - 2 * DAY_MS });
+      sim.invalidateToken(biz);
+      const { accountId } = await givenAccount(t, {
+        userId: newUserId(),
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+        extra: {
+          token_expires_at: new Date(Date.now() + DAY_MS),
+          token_refreshed_at: new Date(Date.now() - 2 * DAY_MS),
+        },
+      });
+
+      const run = await tokens.refreshExpiringTokens();
+
+      expect(run.needsReauth).toBe(1);
+      expect((await accountDoc(accountId))!.status).toBe('needs_reauth');
+    });
+  });
+
+  describe('routing and enablement', () => {
+    it('should resolve by instagram_data.id too, in the order of the ids given', async () => {
+      const userId = newUserId();
+      const igId = `1784${Date.now()}1`;
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId,
+        accessToken: 'tok',
+        extra: { instagram_data: { id: igId } },
+      });
+      const routed = await accounts.resolveForWebhook(['unknown', igId]);
+      expect(routed).toMatchObject({
+        accountId,
+        userId,
+        igId,
+        ingestEnabled: true,
+        status: 'active',
+      });
+      expect(await accounts.resolveForWebhook(['nobody'])).toBeNull();
+      expect(await accounts.resolveForWebhook([])).toBeNull();
+    });
+
+    it('should count a legacy account without a config as enabled', async () => {
+      const userId = newUserId();
+      const igId = `1784${Date.now()}2`;
+      await givenAccount(t, { userId, igId, accessToken: 'tok', withConfig: false });
+      expect((await accounts.resolveForWebhook([igId]))!.ingestEnabled).toBe(true);
+    });
+
+    it('should stop ingest and sending while the config is disabled, until re-enabled', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      const user = { id: userId };
+
+      const off = await t
+        .http()
+        .patch(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .send({ is_active: false })
+        .expect(200);
+      expect(off.body).toEqual({
+        success: true,
+        data: expect.objectContaining({
+          account_id: accountId,
+          is_active: false,
+          is_deleted: false,
+        }),
+      });
+      expect((await accounts.resolveForWebhook([biz.igId]))!.ingestEnabled).toBe(false);
+      await expect(accounts.getSendableAccount(user, accountId)).rejects.toMatchObject({
+        status: 409,
+        code: 'ACCOUNT_DISABLED',
+      });
+      expect(
+        (await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId))).body.data.enabled,
+      ).toBe(false);
+
+      await t
+        .http()
+        .patch(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .send({ is_active: true, config_name: 'Main' })
+        .expect(200);
+      const sendable = await accounts.getSendableAccount(user, accountId);
+      expect(sendable).toMatchObject({
+        accountId,
+        ingestEnabled: true,
+        graph: { igId: biz.igId, accessToken: biz.accessToken },
+      });
+      expect((await settingsDoc(userId))!.configs[0]).toEqual({
+        config_name: 'Main',
+        account_id: accountId,
+        is_active: true,
+        is_deleted: false,
+      });
+    });
+
+    it('should stop ingest when the config is deleted', async () => {
+      const userId = newUserId();
+      const igId = `1784${Date.now()}3`;
+      const { accountId } = await givenAccount(t, { userId, igId, accessToken: 'tok' });
+      const res = await t
+        .http()
+        .delete(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .expect(200);
+      expect(res.body.data).toMatchObject({ account_id: accountId, is_deleted: true });
+      expect((await accounts.resolveForWebhook([igId]))!.ingestEnabled).toBe(false);
+    });
+
+    it('should refuse an empty config PATCH and an invalid id with 400', async () => {
+      const userId = newUserId();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: `1784${Date.now()}4`,
+        accessToken: 'tok',
+      });
+      const empty = await t
+        .http()
+        .patch(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .send({})
+        .expect(400);
+      expect(empty.body.error.code).toBe('VALIDATION_FAILED');
+      await t
+        .http()
+        .patch(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .send({ is_active: 'yes' })
+        .expect(400);
+      await t
+        .http()
+        .patch(`/user-settings/configs/${accountId}`)
+        .set(t.bearer(userId))
+        .send({ other: 1 })
+        .expect(400);
+      await t.http().get('/accounts/not-an-id').set(t.bearer(userId)).expect(400);
+      await t
+        .http()
+        .patch('/user-settings/configs/not-an-id')
+        .set(t.bearer(userId))
+        .send({ is_active: true })
+        .expect(400);
+    });
+
+    it('should record when a webhook was last seen, at most once a minute', async () => {
+      const { accountId } = await givenAccount(t, {
+        userId: newUserId(),
+        igId: `1784${Date.now()}5`,
+        accessToken: 'tok',
+      });
+      const at = new Date();
+      await accounts.recordWebhookSeen(accountId, at);
+      await accounts.recordWebhookSeen(accountId, new Date(at.getTime() + 10_000));
+      expect((await accountDoc(accountId))!.last_webhook_at).toEqual(at);
+      const later = new Date(at.getTime() + 120_000);
+      await accounts.recordWebhookSeen(accountId, later);
+      expect((await accountDoc(accountId))!.last_webhook_at).toEqual(later);
+    });
+  });
+
+  describe('routes', () => {
+    it('should create the user settings on first use in the reference shape', async () => {
+      const userId = newUserId();
+      const res = await t.http().get('/user-settings').set(t.bearer(userId)).expect(200);
+      expect(res.body).toEqual({
+        success: true,
+        data: {
+          id: expect.any(String),
+          user_id: userId,
+          platform: 'instagram',
+          is_active: true,
+          is_deleted: false,
+          configs: [],
+          created_at: expect.any(String),
+          updated_at: expect.any(String),
+        },
+      });
+      await t.http().get('/user-settings').set(t.bearer(userId)).expect(200);
+      expect(await db().collection('user_settings').countDocuments({ user_id: userId })).toBe(1);
+    });
+
+    it("should list only the caller's accounts, without tokens", async () => {
+      const userId = newUserId();
+      const a = await givenAccount(t, {
+        userId,
+        igId: `1784${Date.now()}6`,
+        accessToken: 'secret-token-a',
+      });
+      await givenAccount(t, {
+        userId: newUserId(),
+        igId: `1784${Date.now()}7`,
+        accessToken: 'secret-token-b',
+      });
+      const res = await t.http().get('/accounts').set(t.bearer(userId)).expect(200);
+      expect(res.body.success).toBe(true);
+      expect(res.body.data.map((d: { id: string }) => d.id)).toEqual([a.accountId]);
+      expect(JSON.stringify(res.body)).not.toMatch(/secret-token|access_token|v1:/);
+      expect(await accounts.listOwnedAccountIds({ id: userId })).toEqual([a.accountId]);
+    });
+
+    it('should resubscribe the account and record the fields read back', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      sim.driftSubscription(biz, []);
+      const res = await t
+        .http()
+        .post(`/accounts/${accountId}/resubscribe`)
+        .set(t.bearer(userId))
+        .expect(200);
+      expect([...res.body.data.subscribed_fields].sort()).toEqual([...WEBHOOK_FIELDS].sort());
+      expect(biz.subscribedFields.length).toBe(WEBHOOK_FIELDS.length);
+    });
+
+    it('should unsubscribe, soft-delete and emit account.deleted with purge', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      const before = events.length;
+
+      const res = await t
+        .http()
+        .delete(`/accounts/${accountId}?purge=true`)
+        .set(t.bearer(userId))
+        .expect(200);
+
+      expect(res.body).toEqual({
+        success: true,
+        data: { id: accountId, unsubscribed: true, purge: true },
+      });
+      expect(biz.subscribedFields).toEqual([]);
+      const doc = (await accountDoc(accountId))!;
+      expect(doc).toMatchObject({
+        is_deleted: true,
+        deleted_at: expect.any(Date),
+        status: 'disconnected',
+      });
+      expect(doc.access_token).toBeUndefined();
+      expect((await settingsDoc(userId))!.configs[0]).toMatchObject({
+        account_id: accountId,
+        is_deleted: true,
+      });
+      expect(events.slice(before)).toEqual([
+        { name: 'account.deleted', payload: { accountId, userId, purge: true } },
+      ]);
+      await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(404);
+      expect(await accounts.resolveForWebhook([biz.igId])).toBeNull();
+      expect(await accounts.listOwnedAccountIds({ id: userId })).toEqual([]);
+    });
+
+    it('should emit account.deleted without purge by default', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      const before = events.length;
+      await t.http().delete(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200);
+      expect(events.slice(before)).toEqual([
+        { name: 'account.deleted', payload: { accountId, userId, purge: false } },
+      ]);
+    });
+  });
+
+  describe('tenant isolation', () => {
+    it('should answer 404 to another user on every account route and change nothing', async () => {
+      const owner = newUserId();
+      const other = newUserId();
+      const biz = sim.createBusiness();
+      const { accountId } = await givenAccount(t, {
+        userId: owner,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+        extra: { token_refreshed_at: new Date(Date.now() - 2 * DAY_MS) },
+      });
+      const before = await accountDoc(accountId);
+      const settingsBefore = await settingsDoc(owner);
+      const as = t.bearer(other);
+      const missing = new Types.ObjectId().toHexString();
+
+      for (const id of [accountId, missing]) {
+        const replies = [
+          await t.http().get(`/accounts/${id}`).set(as),
+          await t.http().post(`/accounts/${id}/refresh`).set(as),
+          await t.http().post(`/accounts/${id}/resubscribe`).set(as),
+          await t.http().delete(`/accounts/${id}?purge=true`).set(as),
+          await t.http().patch(`/user-settings/configs/${id}`).set(as).send({ is_active: false }),
+          await t.http().delete(`/user-settings/configs/${id}`).set(as),
+        ];
+        for (const reply of replies) {
+          expect(reply.status).toBe(404);
+          expect(reply.body.error.code).toBe('ACCOUNT_NOT_FOUND');
+        }
+      }
+      expect((await t.http().get('/accounts').set(as).expect(200)).body.data).toEqual([]);
+      await expect(accounts.assertOwned({ id: other }, accountId)).rejects.toMatchObject({
+        status: 404,
+      });
+      await expect(accounts.getSendableAccount({ id: other }, accountId)).rejects.toMatchObject({
+        status: 404,
+        code: 'ACCOUNT_NOT_FOUND',
+      });
+      expect(await accountDoc(accountId)).toEqual(before);
+      expect(await settingsDoc(owner)).toEqual(settingsBefore);
+      expect(await settingsDoc(other)).toBeNull();
+      expect(biz.subscribedFields.length).toBeGreaterThan(0);
+    });
+  });
+});

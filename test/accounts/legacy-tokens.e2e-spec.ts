@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MetaSimulator, startMetaSimulator } from '../../meta-simulator';
+import { AccountTokensService } from '../../src/accounts/account-tokens.service';
+import { AccountsService } from '../../src/accounts/accounts.service';
+import { TokenCipher } from '../../src/accounts/token-cipher';
+import { createTestApp, newUserId, TestApp } from '../support/e2e';
+import { givenAccount } from '../support/factories';
+import { Types } from 'mongoose';
+
+interface FernetVectors {
+  cases: { encryption_key: string; plaintext: string; fernet_token: string }[];
+  wrong_key: { encryption_key: string; fernet_token: string };
+}
+const vectors = JSON.parse(
+  readFileSync(
+    join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'),
+    'utf8',
+  ),
+) as FernetVectors;
+/** The Python service's key; its accounts were encrypted with it. */
+const REFERENCE_KEY = 'your_32_byte_encryption_key';
+const DAY_MS = 24 * 3_600_000;
+
+describe('accounts written by the Python service', () => {
+  let sim: MetaSimulator;
+  let t: TestApp;
+  let accounts: AccountsService;
+  let tokens: AccountTokensService;
+  const vector = vectors.cases.find((c) => c.encryption_key === REFERENCE_KEY)!;
+
+  beforeAll(async () => {
+    sim = await startMetaSimulator();
+    t = await createTestApp({
+      INSTAGRAM_GRAPH_URL: sim.graphUrl,
+      INSTAGRAM_API_URL: sim.apiUrl,
+      INSTAGRAM_WWW_URL: sim.wwwUrl,
+      INSTAGRAM_CLIENT_ID: sim.clientId,
+      INSTAGRAM_CLIENT_SECRET: sim.appSecret,
+      ENCRYPTION_KEY: REFERENCE_KEY,
+    });
+    accounts = t.app.get(AccountsService);
+    tokens = t.app.get(AccountTokensService);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  const accountDoc = (id: string) =>
+    t.connection.db!.collection('accounts').findOne({ _id: new Types.ObjectId(id) });
+
+  /** A reference-shaped document: Fernet token, no status, no token_expires_at, written `ageDays` ago. */
+  async function givenLegacyAccount(fernetToken: string, ageDays: number) {
+    const biz = sim.createBusiness();
+    const written = new Date(Date.now() - ageDays * DAY_MS);
+    const given = await givenAccount(t, {
+      userId: newUserId(),
+      igId: biz.igId,
+      accessToken: '',
+      storedAccessToken: fernetToken,
+      expiresIn: 5_184_000,
+      extra: { created_at: written, updated_at: written },
+    });
+    await t.connection
+      .db!.collection('accounts')
+      .updateOne(
+        { _id: new Types.ObjectId(given.accountId) },
+        { $unset: { status: '', token_expires_at: '', token_refreshed_at: '' } },
+      );
+    return { biz, ...given };
+  }
+
+  it('should decrypt a Fernet token of the Python service for Graph calls', async () => {
+    const { accountId, igId } = await givenLegacyAccount(vector.fernet_token, 1);
+    await expect(accounts.getGraphAccount(accountId)).resolves.toEqual({
+      igId,
+      accessToken: vector.plaintext,
+    });
+  });
+
+  it('should refresh a legacy token near its expiry and store the new one as v1', async () => {
+    // 55 days after the Python service wrote it, its 60-day token expires within the 10-day margin.
+    const { biz, accountId } = await givenLegacyAccount(vector.fernet_token, 55);
+    // Meta knows the vector's plaintext as this account's two-day-old long-lived token.
+    sim.state.tokens.set(vector.plaintext, {
+      token: vector.plaintext,
+      igId: biz.igId,
+      kind: 'long',
+      createdAt: sim.now() - 55 * DAY_MS,
+      expiresAt: sim.now() + 5 * DAY_MS,
+      permissions: [...biz.permissions],
+    });
+
+    const run = await tokens.refreshExpiringTokens();
+
+    expect(run.refreshed).toBe(1);
+    const doc = (await accountDoc(accountId))!;
+    expect(doc.access_token).toMatch(/^v1:/);
+    const fresh = new TokenCipher(REFERENCE_KEY).decrypt(doc.access_token);
+    expect(fresh).not.toBe(vector.plaintext);
+    expect(sim.token(fresh)?.igId).toBe(biz.igId);
+    expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
+    await expect(accounts.getGraphAccount(accountId)).resolves.toMatchObject({
+      accessToken: fresh,
+    });
+  });
+
+  it('should fail loudly, never using the ciphertext, when ENCRYPTION_KEY does not match', async () => {
+    const { accountId, userId } = await givenLegacyAccount(vectors.wrong_key.fernet_token, 1);
+    const seen = sim.requests().length;
+
+    await expect(accounts.getGraphAccount(accountId)).rejects.toMatchObject({
+      status: 409,
+      code: 'ACCOUNT_REAUTH_REQUIRED',
+      message: expect.stringContaining('ENCRYPTION_KEY does not match'),
+      options: { details: { reason: 'TOKEN_UNDECRYPTABLE' } },
+    });
+    const res = await t
+      .http()
+      .post(`/accounts/${accountId}/resubscribe`)
+      .set(t.bearer(userId))
+      .expect(409);
+    expect(res.body.error).toMatchObject({
+      code: 'ACCOUNT_REAUTH_REQUIRED',
+      details: { reason: 'TOKEN_UNDECRYPTABLE' },
+    });
+    expect(JSON.stringify(res.body)).not.toContain(vectors.wrong_key.fernet_token);
+    // Nothing reached Meta with the ciphertext as a token.
+    expect(sim.requests().length).toBe(seen);
+    // The account itself is still listed; fixing the key heals it.
+    expect(
+      (await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200)).body.data
+        .status,
+    ).toBe('active');
+  });
+
+  it('should not refresh an account whose token does not decrypt, and report it', async () => {
+    const { accountId } = await givenLegacyAccount(
+      new TokenCipher('another-key-entirely-0123456789').encrypt('IGAAsomething'),
+      58,
+    );
+    const calls = sim.requests({ endpoint: 'refresh' }).length;
+    const run = await tokens.refreshExpiringTokens();
+    expect(run.failed).toBeGreaterThanOrEqual(1);
+    expect(sim.requests({ endpoint: 'refresh' }).length).toBe(calls);
+    expect((await accountDoc(accountId))!.access_token).not.toMatch(/^IGAA/);
+  });
+});
