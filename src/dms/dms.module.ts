@@ -3,10 +3,19 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { AccountsModule } from '../accounts/accounts.module';
 import { InstagramGraphModule } from '../instagram-graph/instagram-graph.module';
 import { InstagramComment, InstagramCommentSchema } from './schemas/instagram-comment.schema';
-import { InstagramConversation, InstagramConversationSchema } from './schemas/instagram-conversation.schema';
+import {
+  InstagramConversation,
+  InstagramConversationSchema,
+} from './schemas/instagram-conversation.schema';
 import { InstagramDmId, InstagramDmIdSchema } from './schemas/instagram-dm-id.schema';
 import { InstagramDm, InstagramDmSchema } from './schemas/instagram-dm.schema';
 import { DmsService } from './dms.service';
+import { ConversationsService } from './conversations.service';
+import { DmsIngestService } from './dms-ingest.service';
+import { LegacyLedgerService } from './legacy-ledger.service';
+import { CommentsService } from './comments.service';
+import { DmsController } from './dms.controller';
+import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dms-stream.service';
 
 @Module({
   imports: [
@@ -19,7 +28,16 @@ import { DmsService } from './dms.service';
     AccountsModule,
     InstagramGraphModule,
   ],
-  providers: [DmsService],
-  exports: [DmsService],
+  controllers: [DmsController],
+  providers: [
+    DmsService,
+    DmsIngestService,
+    LegacyLedgerService,
+    ConversationsService,
+    CommentsService,
+    DmsStreamService,
+    { provide: DMS_STREAM_OPTIONS, useFactory: () => streamOptionsFromEnv() },
+  ],
+  exports: [DmsService, DmsIngestService, ConversationsService, LegacyLedgerService],
 })
 export class DmsModule {}

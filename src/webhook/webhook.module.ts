@@ -1,12 +1,20 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { AccountsModule } from '../accounts/accounts.module';
 import { DmsModule } from '../dms/dms.module';
+import { DeliveryWorker } from './delivery-worker.service';
 import { WebhookDelivery, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
+import { WebhookSignatureGuard } from './webhook-signature.guard';
+import { WebhookController } from './webhook.controller';
+import { WebhookService } from './webhook.service';
 
 @Module({
   imports: [
     MongooseModule.forFeature([{ name: WebhookDelivery.name, schema: WebhookDeliverySchema }]),
     DmsModule,
+    AccountsModule,
   ],
+  controllers: [WebhookController],
+  providers: [WebhookService, DeliveryWorker, WebhookSignatureGuard],
 })
 export class WebhookModule {}

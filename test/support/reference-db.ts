@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mongo } from 'mongoose';
 
+const { EJSON } = mongo.BSON;
+
 export const REFERENCE_DB_DIR = join(
   __dirname,
   '..',
@@ -12,12 +14,9 @@ export const REFERENCE_DB_DIR = join(
   'reference-db',
 );
 
-/** A collection as the Python service left it, in canonical Extended JSON (every BSON type kept). */
+/** One collection of the Python service's database dump, every BSON type kept (canonical EJSON). */
 export function loadReferenceDump(collection: string): mongo.Document[] {
-  return mongo.BSON.EJSON.parse(
-    readFileSync(join(REFERENCE_DB_DIR, `${collection}.json`), 'utf8'),
-    {
-      relaxed: false,
-    },
-  ) as mongo.Document[];
+  return EJSON.parse(readFileSync(join(REFERENCE_DB_DIR, `${collection}.json`), 'utf8'), {
+    relaxed: false,
+  }) as mongo.Document[];
 }

@@ -13,8 +13,17 @@ export class InstagramComment {
   @Prop({ required: true }) platform_account_id!: string;
   @Prop() ig_id?: string;
   @Prop() field?: string;
-  @Prop({ type: MongooseSchema.Types.Mixed }) media?: { id?: string; media_product_type?: string; ad_id?: string; ad_title?: string };
-  @Prop({ type: MongooseSchema.Types.Mixed }) from?: { id?: string; username?: string; self_ig_scoped_id?: string };
+  @Prop({ type: MongooseSchema.Types.Mixed }) media?: {
+    id?: string;
+    media_product_type?: string;
+    ad_id?: string;
+    ad_title?: string;
+  };
+  @Prop({ type: MongooseSchema.Types.Mixed }) from?: {
+    id?: string;
+    username?: string;
+    self_ig_scoped_id?: string;
+  };
   @Prop() text?: string;
   @Prop() parent_id?: string;
   /** The business's own comment (filtered so igdm never answers itself). */
@@ -23,9 +32,15 @@ export class InstagramComment {
   @Prop() created_at?: Date;
   @Prop({ type: MongooseSchema.Types.Mixed }) raw?: Record<string, unknown>;
   /** Meta allows one private reply per comment, within 7 days. */
-  @Prop({ type: MongooseSchema.Types.Mixed }) private_reply?: { message_id?: string; sent_at?: Date; dm_id?: string };
+  @Prop({ type: MongooseSchema.Types.Mixed }) private_reply?: {
+    message_id?: string;
+    sent_at?: Date;
+    dm_id?: string;
+  };
 }
 
 export type InstagramCommentDocument = HydratedDocument<InstagramComment>;
 export const InstagramCommentSchema = SchemaFactory.createForClass(InstagramComment);
 InstagramCommentSchema.index({ user_id: 1, platform_account_id: 1, created_at: -1 });
+// POST /instagram-dms/comments/:id/reply: private replies of the last hour per account (750/h).
+InstagramCommentSchema.index({ platform_account_id: 1, 'private_reply.claimed_at': -1 });

@@ -45,6 +45,12 @@ export class InstagramConversation {
   @Prop() last_inbound_at?: Date;
   @Prop({ default: 0 }) unread_count!: number;
   @Prop({ type: MongooseSchema.Types.Mixed }) meta_conversation_id?: string;
+  /** Profile/names still to be fetched (Graph down, token needing re-authorisation): swept later. */
+  @Prop() profile_pending?: boolean;
+  @Prop() profile_attempts?: number;
+  @Prop() profile_retry_at?: Date;
+  /** Last referral (ig.me link or ad) that opened or reopened the thread. */
+  @Prop({ type: MongooseSchema.Types.Mixed }) last_referral?: Record<string, unknown>;
   created_at?: Date;
   updated_at?: Date;
 }
@@ -53,4 +59,13 @@ export type InstagramConversationDocument = HydratedDocument<InstagramConversati
 export const InstagramConversationSchema = SchemaFactory.createForClass(InstagramConversation);
 // GET /instagram-dms/conversations: newest activity first, keyset on _id.
 InstagramConversationSchema.index({ user_id: 1, last_message_at: -1, _id: -1 });
-InstagramConversationSchema.index({ user_id: 1, platform_account_id: 1, last_message_at: -1, _id: -1 });
+InstagramConversationSchema.index({
+  user_id: 1,
+  platform_account_id: 1,
+  last_message_at: -1,
+  _id: -1,
+});
+// Dashboard API, scoped by the caller's accounts ($in): GET /instagram-dms/conversations.
+InstagramConversationSchema.index({ platform_account_id: 1, last_message_at: -1, _id: -1 });
+// GET /instagram-dms/stream resume.
+InstagramConversationSchema.index({ platform_account_id: 1, updated_at: 1, _id: 1 });

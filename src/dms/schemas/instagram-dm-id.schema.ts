@@ -14,7 +14,10 @@ export class InstagramDmId {
   @Prop({ type: MongooseSchema.Types.ObjectId }) dm_id?: Types.ObjectId;
   @Prop() platform_account_id?: string;
   /** Events that arrived before their message, applied when it does. */
-  @Prop({ type: [MongooseSchema.Types.Mixed], default: undefined }) pending?: Record<string, unknown>[];
+  @Prop({ type: [MongooseSchema.Types.Mixed], default: undefined }) pending?: Record<
+    string,
+    unknown
+  >[];
   @Prop({ default: () => new Date() }) created_at!: Date;
 }
 

@@ -74,15 +74,22 @@ export class InstagramDm {
   @Prop() customer_id?: string;
   @Prop() message_type?: MessageType;
   @Prop({ type: [DmAttachmentSchema], default: undefined }) attachments?: DmAttachment[];
-  @Prop({ type: MongooseSchema.Types.Mixed }) reply_to?: { mid?: string; story?: { id?: string; url?: string } };
+  @Prop({ type: MongooseSchema.Types.Mixed }) reply_to?: {
+    mid?: string;
+    story?: { id?: string; url?: string };
+  };
   @Prop({ type: MongooseSchema.Types.Mixed }) quick_reply?: { payload?: string };
   @Prop({ type: MongooseSchema.Types.Mixed }) referral?: Record<string, unknown>;
   @Prop({ type: MongooseSchema.Types.Mixed }) postback?: { title?: string; payload?: string };
   @Prop({ type: [DmReactionSchema], default: undefined }) reactions?: DmReaction[];
+  /** Meta could not represent the content (message.is_unsupported). */
+  @Prop() is_unsupported?: boolean;
   @Prop() is_unsent?: boolean;
   @Prop() unsent_at?: Date;
   @Prop() edited_at?: Date;
   @Prop() edit_count?: number;
+  /** A text-less edit (num_edit > 0) whose new text is still to be fetched from Graph. */
+  @Prop() edit_text_pending?: boolean;
   /** Outbound only: the customer has seen it (read receipt). */
   @Prop() seen?: boolean;
   @Prop() seen_at?: Date;
@@ -103,4 +110,17 @@ InstagramDmSchema.index({ message_id: 1 });
 InstagramDmSchema.index({ user_id: 1, platform_account_id: 1, created_at: -1, _id: -1 });
 // GET /instagram-dms/list without an account filter, and the conversation view.
 InstagramDmSchema.index({ user_id: 1, created_at: -1, _id: -1 });
-InstagramDmSchema.index({ user_id: 1, platform_account_id: 1, customer_id: 1, created_at: -1, _id: -1 });
+InstagramDmSchema.index({
+  user_id: 1,
+  platform_account_id: 1,
+  customer_id: 1,
+  created_at: -1,
+  _id: -1,
+});
+// Dashboard API (dms.service.ts), scoped by the caller's accounts ($in), equality before sort (ESR):
+// GET /instagram-dms/list, newest first, keyset on (created_at, _id).
+InstagramDmSchema.index({ platform_account_id: 1, created_at: -1, _id: -1 });
+// GET /instagram-dms/list?customer_id= (one conversation); also POST conversations/:id/read.
+InstagramDmSchema.index({ platform_account_id: 1, customer_id: 1, created_at: -1, _id: -1 });
+// GET /instagram-dms/stream resume (Last-Event-ID = <updated_at ms>-<_id>) and the multi-instance poll.
+InstagramDmSchema.index({ platform_account_id: 1, updated_at: 1, _id: 1 });

@@ -1,0 +1,219 @@
+import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, UpdateQuery } from 'mongoose';
+import { CONVERSATION_CHANGED, ConversationChangedEvent } from './events/dm-events';
+import { CustomerProfile, InstagramConversation } from './schemas/instagram-conversation.schema';
+import { InstagramDm } from './schemas/instagram-dm.schema';
+
+const PREVIEW_CHARS = 100;
+
+/** What recordMessage needs of a stored DM. */
+export type ConversationDm = Pick<
+  InstagramDm,
+  | 'platform_account_id'
+  | 'user_id'
+  | 'ig_id'
+  | 'customer_id'
+  | 'message_id'
+  | 'direction'
+  | 'message_type'
+  | 'text'
+  | 'timestamp'
+  | 'read'
+  | 'attachments'
+>;
+
+export function previewOf(dm: Pick<InstagramDm, 'text' | 'message_type' | 'attachments'>): string {
+  if (dm.text)
+    return dm.text.length > PREVIEW_CHARS ? `${dm.text.slice(0, PREVIEW_CHARS)}…` : dm.text;
+  const type = dm.attachments?.[0]?.type ?? dm.message_type ?? 'message';
+  return `[${type}]`;
+}
+
+/**
+ * Write side of `instagram_conversations`: one thread per account and customer, updated by `_id`
+ * on every event. Derived figures (last message, unread count, 24 h window) are kept on write.
+ */
+@Injectable()
+export class ConversationsService {
+  constructor(
+    @InjectModel(InstagramConversation.name)
+    private readonly conversations: Model<InstagramConversation>,
+    @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  /**
+   * FerretDB (SQLite) rewrites the whole document on every update, without locking: two updates
+   * of one thread at the same moment can lose one ($inc included). Writes of one thread are
+   * therefore run one after another in this process. On MongoDB the operators are atomic anyway.
+   */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const next = previous.then(write, write);
+    const settled = next.catch(() => undefined);
+    this.queues.set(id, settled);
+    void settled.then(() => {
+      if (this.queues.get(id) === settled) this.queues.delete(id);
+    });
+    return next;
+  }
+
+  conversationId(accountId: string, customerId: string): string {
+    return `${accountId}:${customerId}`;
+  }
+
+  /**
+   * Upserts the thread of a stored DM: last message (when newer), last_message_at, last_inbound_at
+   * ($max, inbound message events of any kind), unread_count +1 for a new unread inbound DM.
+   * `opts.newUnread` must only be true the first time the DM is stored.
+   */
+  async recordMessage(
+    dm: ConversationDm,
+    opts: { newUnread?: boolean; preview?: boolean; referral?: Record<string, unknown> } = {},
+  ): Promise<string> {
+    return this.serialized(
+      this.conversationId(dm.platform_account_id, dm.customer_id ?? ''),
+      async () => {
+        const customerId = dm.customer_id ?? '';
+        const _id = this.conversationId(dm.platform_account_id, customerId);
+        const at = new Date(dm.timestamp ?? Date.now());
+        const update: UpdateQuery<InstagramConversation> = {
+          $setOnInsert: {
+            platform_account_id: dm.platform_account_id,
+            customer_id: customerId,
+            ...(opts.newUnread ? {} : { unread_count: 0 }),
+            profile_pending: true,
+            profile_attempts: 0,
+            profile_retry_at: new Date(0),
+          },
+          $set: { user_id: dm.user_id ?? '', ...(dm.ig_id ? { ig_id: dm.ig_id } : {}) },
+          $max: {
+            ...(opts.preview === false ? {} : { last_message_at: at }),
+            ...(dm.direction === 'inbound' ? { last_inbound_at: at } : {}),
+          },
+        };
+        if (opts.newUnread) update.$inc = { unread_count: 1 };
+        if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
+        if (Object.keys(update.$max as object).length === 0) delete update.$max;
+        await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
+
+        if (opts.preview !== false) {
+          // Only a newer message replaces the preview (events arrive out of order).
+          await this.conversations
+            .updateOne(
+              {
+                _id,
+                $or: [
+                  { 'last_message.timestamp': { $exists: false } },
+                  { 'last_message.timestamp': { $lte: dm.timestamp ?? 0 } },
+                ],
+              },
+              {
+                $set: {
+                  last_message: {
+                    message_id: dm.message_id,
+                    preview: previewOf(dm),
+                    direction: dm.direction,
+                    message_type: dm.message_type,
+                    timestamp: dm.timestamp,
+                  },
+                },
+              },
+            )
+            .exec();
+        }
+        this.emitChanged(dm.user_id ?? '', dm.platform_account_id, _id);
+        return _id;
+      },
+    );
+  }
+
+  /** After an unsend: the preview of that message is cleared. */
+  async clearPreview(accountId: string, customerId: string, mid: string): Promise<void> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      await this.conversations
+        .updateOne(
+          { _id: this.conversationId(accountId, customerId), 'last_message.message_id': mid },
+          { $set: { 'last_message.preview': '' } },
+        )
+        .exec();
+    });
+  }
+
+  /** Recounts inbound read:false, not deleted, not unsent DMs of the thread. */
+  async recountUnread(accountId: string, customerId: string): Promise<number> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      const unread = await this.dms
+        .countDocuments({
+          platform_account_id: accountId,
+          customer_id: customerId,
+          direction: 'inbound',
+          read: false,
+          is_deleted: { $ne: true },
+          is_unsent: { $ne: true },
+        })
+        .exec();
+      await this.conversations
+        .updateOne(
+          { _id: this.conversationId(accountId, customerId) },
+          { $set: { unread_count: unread } },
+        )
+        .exec();
+      return unread;
+    });
+  }
+
+  async setProfile(accountId: string, customerId: string, profile: CustomerProfile): Promise<void> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      const _id = this.conversationId(accountId, customerId);
+      await this.conversations
+        .updateOne(
+          { _id },
+          {
+            $set: { customer: profile, profile_pending: false, profile_attempts: 0 },
+            $unset: { profile_retry_at: '' },
+          },
+        )
+        .exec();
+      const res = await this.conversations.findById(_id, { user_id: 1 }).lean().exec();
+      if (res) this.emitChanged(res.user_id, accountId, _id);
+    });
+  }
+
+  /** A profile fetch failed: try again after `retryAt`. */
+  async profileFailed(accountId: string, customerId: string, retryAt: Date): Promise<void> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      await this.conversations
+        .updateOne(
+          { _id: this.conversationId(accountId, customerId) },
+          {
+            $set: { profile_pending: true, profile_retry_at: retryAt },
+            $inc: { profile_attempts: 1 },
+          },
+        )
+        .exec();
+    });
+  }
+
+  async findById(accountId: string, customerId: string): Promise<InstagramConversation | null> {
+    return this.conversations.findById(this.conversationId(accountId, customerId)).lean().exec();
+  }
+
+  /** Threads whose profile is due (enrichment sweep). Scans on FerretDB; bounded by `limit`. */
+  async dueForProfile(now: Date, limit: number): Promise<InstagramConversation[]> {
+    return this.conversations
+      .find({ profile_pending: true, profile_retry_at: { $lte: now } })
+      .limit(limit)
+      .lean()
+      .exec();
+  }
+
+  emitChanged(userId: string, accountId: string, conversationId: string): void {
+    const event: ConversationChangedEvent = { userId, accountId, conversationId };
+    this.events.emit(CONVERSATION_CHANGED, event);
+  }
+}

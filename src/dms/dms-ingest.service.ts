@@ -1,0 +1,846 @@
+import { LegacyLedgerService } from './legacy-ledger.service';
+import { Injectable, Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types, UpdateQuery } from 'mongoose';
+import { AccountsService } from '../accounts/accounts.service';
+import type { RoutedAccount } from '../accounts/accounts.types';
+import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { ConversationsService } from './conversations.service';
+import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
+import type {
+  ApplyResult,
+  CommentEvent,
+  EditEvent,
+  MessageEvent,
+  ParsedEvent,
+  ReactionEvent,
+  ReadEvent,
+  UnsendEvent,
+} from './events/ingest-event.types';
+import { InstagramComment } from './schemas/instagram-comment.schema';
+import { InstagramDmId } from './schemas/instagram-dm-id.schema';
+import {
+  DmAttachment,
+  DmReaction,
+  DmSource,
+  Direction,
+  InstagramDm,
+  MessageType,
+} from './schemas/instagram-dm.schema';
+
+/** A message to store: from a webhook event, or from the send route (source 'send'). */
+export interface NewDm {
+  platform_account_id: string;
+  user_id: string | null;
+  ig_id?: string;
+  sender_id: string;
+  recipient_id: string;
+  /** The customer's IGSID (recipient of outbound, sender of inbound). */
+  customer_id: string;
+  message_id: string;
+  text?: string | null;
+  /** ms */
+  timestamp: number;
+  direction: Direction;
+  is_echo?: boolean;
+  /** Default: true for outbound, false for inbound. */
+  read?: boolean;
+  manual_dm?: boolean;
+  raw?: Record<string, unknown>;
+  message_type?: MessageType;
+  attachments?: DmAttachment[];
+  reply_to?: InstagramDm['reply_to'];
+  quick_reply?: InstagramDm['quick_reply'];
+  referral?: Record<string, unknown>;
+  postback?: InstagramDm['postback'];
+  is_standby?: boolean;
+  is_unsupported?: boolean;
+  comment_id?: string;
+  sender_name?: string;
+  recipient_name?: string;
+  source: DmSource;
+  send_status?: InstagramDm['send_status'];
+}
+
+export type StoredDm = InstagramDm & { _id: Types.ObjectId };
+
+/** Event kinds that target an existing message and wait on the ledger when it is not there yet. */
+type TargetEvent = EditEvent | ReactionEvent | UnsendEvent | ReadEvent;
+type Strip<T> = T extends unknown ? Omit<T, 'routingIds' | 'entryId'> : never;
+type PendingEntry = Strip<TargetEvent>;
+
+const PROFILE_TTL_MS = 24 * 3600_000;
+/** Fields a duplicate delivery may fill on an older document that lacks them. */
+const FILLABLE = [
+  'customer_id',
+  'message_type',
+  'ig_id',
+  'reply_to',
+  'quick_reply',
+  'referral',
+  'postback',
+  'is_standby',
+  'is_unsupported',
+] as const;
+
+function isDuplicateKey(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000
+  );
+}
+
+function pendingKey(p: PendingEntry): string {
+  return `${p.kind}:${p.senderId}:${p.timestamp}`;
+}
+
+/**
+ * Write side of the DMs: stores every webhook event (idempotent by mid through the
+ * `instagram_dm_ids` ledger), applies edits/reactions/unsends/reads to their target, keeps
+ * conversations up to date and enriches names after the fact. Logs carry ids and kinds only.
+ */
+@Injectable()
+export class DmsIngestService {
+  private readonly logger = new Logger(DmsIngestService.name);
+
+  constructor(
+    @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
+    @InjectModel(InstagramDmId.name) private readonly ledger: Model<InstagramDmId>,
+    @InjectModel(InstagramComment.name) private readonly comments: Model<InstagramComment>,
+    private readonly conversations: ConversationsService,
+    private readonly accounts: AccountsService,
+    private readonly graph: InstagramGraphService,
+    private readonly events: EventEmitter2,
+    private readonly legacyLedger: LegacyLedgerService,
+  ) {}
+
+  // ------------------------------------------------------------------ storeMessage
+
+  /**
+   * Stores a message once per mid. The ledger (`_id` = mid) names the one document of the mid;
+   * a legacy document with that `message_id` (the oldest) is adopted instead of inserting. If the
+   * document exists already the draft is merged: an echo after a send adds is_echo/raw; a send
+   * after its echo sets manual_dm and user_id. Pending events recorded on the ledger are applied
+   * when the message is first stored. Updates the conversation and emits `dm.changed`.
+   */
+  async storeMessage(
+    draft: NewDm,
+    opts: { preview?: boolean } = {},
+  ): Promise<{ dm: StoredDm; created: boolean }> {
+    const mid = draft.message_id;
+    let entry = await this.ledger.findById(mid).lean().exec();
+    let existing: StoredDm | null = null;
+    let dmId = entry?.dm_id;
+
+    if (!dmId) {
+      // Legacy data (the Python service) has documents but no ledger entries until the
+      // start-up backfill has run; after it, the ledger alone is the truth.
+      const legacy = this.legacyLedger.mayHaveUnledgeredDms()
+        ? await this.dms.findOne({ message_id: mid }).sort({ _id: 1 }).lean<StoredDm>().exec()
+        : null;
+      const candidate = legacy?._id ?? new Types.ObjectId();
+      entry = await this.claimLedger(mid, candidate, draft.platform_account_id);
+      dmId = entry?.dm_id ?? candidate;
+      if (legacy && legacy._id.equals(dmId)) existing = legacy;
+    }
+    existing ??= await this.dms.findById(dmId).lean<StoredDm>().exec();
+
+    let created = false;
+    let dm: StoredDm;
+    if (!existing) {
+      const doc = this.buildDoc(draft, dmId);
+      try {
+        await new this.dms(doc).save({ timestamps: false });
+        created = true;
+        dm = doc;
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        existing = await this.dms.findById(dmId).lean<StoredDm>().exec();
+        if (!existing) throw error;
+        dm = await this.merge(existing, draft);
+      }
+    } else {
+      dm = await this.merge(existing, draft);
+    }
+
+    if (created) {
+      // Events that arrived before the message (re-read after the insert: see applyTargeted).
+      const fresh = await this.ledger.findById(mid).lean().exec();
+      const pending = (fresh?.pending ?? []) as unknown as PendingEntry[];
+      if (pending.length > 0) {
+        for (const p of [...pending].sort((a, b) => a.timestamp - b.timestamp)) {
+          await this.applyToDm(dm, p);
+          dm = (await this.dms.findById(dm._id).lean<StoredDm>().exec()) ?? dm;
+        }
+      }
+    }
+    await this.recordInConversation(dm, draft, opts);
+    this.emitDm(dm, created ? 'created' : 'updated');
+    return { dm, created };
+  }
+
+  /**
+   * Sets `dm_id` on the ledger unless another writer did; returns the ledger entry.
+   * FerretDB serialises nothing for a conditional update or findOneAndUpdate (two writers can
+   * both match), but an insert of an existing `_id` always fails. So the winner is decided by
+   * inserting: the entry itself when the mid is new, or a `<mid>#claim` marker when events about
+   * the mid already created its entry.
+   */
+  private async claimLedger(mid: string, dmId: Types.ObjectId, accountId: string) {
+    const entry = { dm_id: dmId, platform_account_id: accountId, created_at: new Date() };
+    if (await this.insertOnce({ _id: mid, ...entry })) return { _id: mid, ...entry };
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const other = await this.ledger.findById(mid).lean().exec();
+      if (other?.dm_id) return other;
+      if (await this.claimOnce(`${mid}#claim`)) {
+        await this.ledger
+          .updateOne({ _id: mid }, { $set: { dm_id: dmId, platform_account_id: accountId } })
+          .exec();
+        return { ...other, _id: mid, ...entry };
+      }
+      // Another writer holds the claim and is about to set dm_id.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('ledger claim did not settle');
+  }
+
+  /** Inserts a ledger document; false when its `_id` exists already. */
+  private async insertOnce(doc: Record<string, unknown> & { _id: string }): Promise<boolean> {
+    try {
+      await this.ledger.collection.insertOne(doc as never);
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+  }
+
+  /** A one-time claim (`<mid>#…`), atomic on every MongoDB-wire server. */
+  private claimOnce(key: string): Promise<boolean> {
+    return this.insertOnce({ _id: key, created_at: new Date() });
+  }
+
+  private buildDoc(draft: NewDm, _id: Types.ObjectId): StoredDm {
+    const at = new Date(draft.timestamp);
+    const outbound = draft.direction === 'outbound';
+    const doc: Record<string, unknown> = {
+      _id,
+      platform_account_id: draft.platform_account_id,
+      ig_id: draft.ig_id,
+      user_id: draft.user_id,
+      sender_id: draft.sender_id,
+      recipient_id: draft.recipient_id,
+      message_id: draft.message_id,
+      text: draft.text ?? null,
+      timestamp: draft.timestamp,
+      is_echo: draft.is_echo ?? false,
+      direction: draft.direction,
+      read: draft.read ?? outbound,
+      manual_dm: draft.manual_dm ?? false,
+      raw: draft.raw,
+      created_at: at,
+      updated_at: new Date(),
+      is_deleted: false,
+      customer_id: draft.customer_id,
+      message_type: draft.message_type ?? (draft.text ? 'text' : 'attachment'),
+      source: draft.source,
+    };
+    const optional: (keyof NewDm)[] = [
+      'attachments',
+      'reply_to',
+      'quick_reply',
+      'referral',
+      'postback',
+      'is_standby',
+      'is_unsupported',
+      'comment_id',
+      'sender_name',
+      'recipient_name',
+      'send_status',
+    ];
+    for (const key of optional) if (draft[key] !== undefined) doc[key] = draft[key];
+    if (draft.attachments?.length === 0) delete doc.attachments;
+    return doc as unknown as StoredDm;
+  }
+
+  /** Second arrival of a mid: one message, one document. */
+  private async merge(existing: StoredDm, draft: NewDm): Promise<StoredDm> {
+    const set: Record<string, unknown> = {};
+    if (draft.source === 'send') {
+      if (!existing.manual_dm) set.manual_dm = true;
+      if (draft.user_id && existing.user_id !== draft.user_id) set.user_id = draft.user_id;
+      if (
+        draft.send_status &&
+        existing.send_status !== draft.send_status &&
+        existing.send_status !== 'sent'
+      ) {
+        set.send_status = draft.send_status;
+      }
+    }
+    if (draft.is_echo && !existing.is_echo) {
+      set.is_echo = true;
+      if (draft.raw) set.raw = draft.raw;
+      if (existing.send_status === 'unknown') set.send_status = 'sent';
+    }
+    if (!existing.is_unsent && !existing.is_deleted) {
+      if (
+        (existing.text === null || existing.text === undefined) &&
+        draft.text &&
+        !existing.edit_count
+      ) {
+        set.text = draft.text;
+      }
+      if (!existing.attachments?.length && draft.attachments?.length)
+        set.attachments = draft.attachments;
+    }
+    for (const key of FILLABLE) {
+      if (existing[key] === undefined && draft[key] !== undefined) set[key] = draft[key];
+    }
+    if (
+      existing.platform_account_id !== draft.platform_account_id &&
+      !existing.platform_account_id
+    ) {
+      set.platform_account_id = draft.platform_account_id;
+    }
+    if (Object.keys(set).length === 0) return existing;
+    set.updated_at = new Date();
+    const updated = await this.dms
+      .findOneAndUpdate({ _id: existing._id }, { $set: set }, { new: true, timestamps: false })
+      .lean<StoredDm>()
+      .exec();
+    return updated ?? existing;
+  }
+
+  private async recordInConversation(
+    dm: StoredDm,
+    draft: NewDm,
+    opts: { preview?: boolean },
+  ): Promise<void> {
+    if (!dm.customer_id) return;
+    // The unread +1 happens once per mid, whoever stored it (claimed on the ledger).
+    let newUnread = false;
+    if (dm.direction === 'inbound' && !dm.read && !dm.is_unsent && !dm.is_deleted) {
+      newUnread = await this.claimOnce(`${dm.message_id}#unread`);
+    }
+    await this.conversations.recordMessage(
+      { ...dm, user_id: dm.user_id ?? draft.user_id },
+      { newUnread, preview: opts.preview, referral: draft.referral },
+    );
+  }
+
+  // ------------------------------------------------------------------ webhook events
+
+  /** Applies one parsed webhook event for its (routed) account. Idempotent. */
+  async applyEvent(event: ParsedEvent, account: RoutedAccount): Promise<ApplyResult> {
+    if (!account.ingestEnabled) return { outcome: 'disabled' };
+    switch (event.kind) {
+      case 'message':
+        return this.applyMessage(event, account);
+      case 'postback': {
+        const customerId = event.senderId;
+        const { created } = await this.storeMessage({
+          ...this.base(event, account, 'inbound', customerId),
+          message_id: event.mid,
+          text: event.title ?? null,
+          message_type: 'postback',
+          postback: { title: event.title, payload: event.payload },
+          ...(event.referral ? { referral: event.referral } : {}),
+          raw: event.raw,
+        });
+        return { outcome: created ? 'stored' : 'duplicate', enrich: [customerId] };
+      }
+      case 'referral': {
+        // A referral alone has no mid: kept as an inbound document with a synthetic id (read,
+        // so it adds nothing to the unread count; it opens the 24 h window and sets last_referral).
+        const customerId = event.senderId;
+        const { created } = await this.storeMessage(
+          {
+            ...this.base(event, account, 'inbound', customerId),
+            message_id: event.mid,
+            text: null,
+            read: true,
+            message_type: 'referral',
+            referral: event.referral,
+            raw: event.referral,
+          },
+          { preview: false },
+        );
+        return { outcome: created ? 'stored' : 'duplicate', enrich: [customerId] };
+      }
+      case 'edit':
+        if (event.text === undefined && event.numEdit <= 0) return { outcome: 'noop' };
+        return this.applyTargeted(event, account);
+      case 'reaction':
+      case 'unsend':
+      case 'read':
+        return this.applyTargeted(event, account);
+      case 'comment':
+        return this.storeComment(event, account);
+      case 'mention':
+        return { outcome: 'noop' };
+      case 'ignored':
+        return { outcome: 'ignored' };
+    }
+  }
+
+  private base(
+    event: { senderId: string; recipientId: string; timestamp: number; isStandby: boolean },
+    account: RoutedAccount,
+    direction: Direction,
+    customerId: string,
+  ) {
+    const business = account.name ?? account.username;
+    return {
+      platform_account_id: account.accountId,
+      user_id: account.userId,
+      ig_id: account.igId,
+      sender_id: event.senderId,
+      recipient_id: event.recipientId,
+      customer_id: customerId,
+      timestamp: event.timestamp,
+      direction,
+      is_echo: direction === 'outbound',
+      read: direction === 'outbound',
+      manual_dm: false,
+      source: 'webhook' as const,
+      ...(event.isStandby ? { is_standby: true } : {}),
+      ...(business
+        ? direction === 'outbound'
+          ? { sender_name: business }
+          : { recipient_name: business }
+        : {}),
+    };
+  }
+
+  private isBusiness(id: string, event: { entryId: string }, account: RoutedAccount): boolean {
+    return id === account.igId || id === event.entryId;
+  }
+
+  private async applyMessage(event: MessageEvent, account: RoutedAccount): Promise<ApplyResult> {
+    const outbound = event.isEcho || this.isBusiness(event.senderId, event, account);
+    const customerId = outbound ? event.recipientId : event.senderId;
+    const draft: NewDm = {
+      ...this.base(event, account, outbound ? 'outbound' : 'inbound', customerId),
+      message_id: event.mid,
+      text: event.text,
+      message_type: event.messageType,
+      raw: event.raw,
+    };
+    draft.is_echo = event.isEcho;
+    const fetchedAt = new Date();
+    if (event.attachments.length > 0) {
+      draft.attachments = event.attachments.map((a) => ({ ...a, url_fetched_at: fetchedAt }));
+    }
+    if (event.replyTo) draft.reply_to = event.replyTo;
+    if (event.quickReply) draft.quick_reply = event.quickReply;
+    if (event.referral) draft.referral = event.referral;
+    if (event.isUnsupported) draft.is_unsupported = true;
+    // Customer name from the thread's cached profile, when there is one.
+    const conv = await this.conversations.findById(account.accountId, customerId);
+    const name = conv?.customer?.name ?? conv?.customer?.username;
+    if (name) {
+      if (outbound) draft.recipient_name = name;
+      else draft.sender_name = name;
+    }
+    const { created } = await this.storeMessage(draft);
+    const fresh =
+      conv?.customer?.fetched_at &&
+      Date.now() - new Date(conv.customer.fetched_at).getTime() < PROFILE_TTL_MS;
+    return {
+      outcome: created ? 'stored' : 'duplicate',
+      ...(fresh ? {} : { enrich: [customerId] }),
+    };
+  }
+
+  /** The message this event targets: ledger first (by _id), then a legacy lookup by message_id. */
+  private async findTarget(mid: string): Promise<StoredDm | null> {
+    const entry = await this.ledger.findById(mid).lean().exec();
+    if (entry?.dm_id) {
+      const dm = await this.dms.findById(entry.dm_id).lean<StoredDm>().exec();
+      if (dm) return dm;
+    }
+    if (entry?.dm_id) return null; // claimed, not inserted yet: the storer applies pending events
+    if (!this.legacyLedger.mayHaveUnledgeredDms()) return null;
+    const legacy = await this.dms
+      .findOne({ message_id: mid })
+      .sort({ _id: 1 })
+      .lean<StoredDm>()
+      .exec();
+    if (legacy) {
+      await this.ledger
+        .updateOne(
+          { _id: mid, dm_id: { $exists: false } },
+          { $set: { dm_id: legacy._id, platform_account_id: legacy.platform_account_id } },
+        )
+        .exec();
+    }
+    return legacy;
+  }
+
+  /**
+   * Edit, reaction, unsend or read. When the target is missing the event waits on the ledger;
+   * storeMessage re-reads the ledger after inserting, and the event re-checks after recording,
+   * so whichever comes second applies it (every application is idempotent).
+   */
+  private async applyTargeted(event: TargetEvent, account: RoutedAccount): Promise<ApplyResult> {
+    const target = await this.findTarget(event.mid);
+    const { routingIds: _r, entryId: _e, ...pending } = event;
+    if (target) {
+      if (target.platform_account_id !== account.accountId) return { outcome: 'ignored' };
+      return this.applyToDm(target, pending);
+    }
+    const current = await this.ledger.findById(event.mid).lean().exec();
+    const known = ((current?.pending ?? []) as unknown as PendingEntry[]).some(
+      (p) => pendingKey(p) === pendingKey(pending),
+    );
+    if (known) return { outcome: 'pending' };
+    let after;
+    try {
+      after = await this.ledger
+        .findOneAndUpdate(
+          { _id: event.mid },
+          {
+            $push: { pending: pending as unknown as Record<string, unknown> },
+            $setOnInsert: { created_at: new Date(), platform_account_id: account.accountId },
+          },
+          { upsert: true, new: true },
+        )
+        .lean()
+        .exec();
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      after = await this.ledger
+        .findOneAndUpdate(
+          { _id: event.mid },
+          { $push: { pending: pending as unknown as Record<string, unknown> } },
+          { new: true },
+        )
+        .lean()
+        .exec();
+    }
+    if (after?.dm_id) {
+      const dm = await this.dms.findById(after.dm_id).lean<StoredDm>().exec();
+      if (dm) return this.applyToDm(dm, pending);
+    }
+    this.logger.log(
+      { mid: event.mid, accountId: account.accountId, kind: event.kind },
+      'event waits for its message',
+    );
+    return { outcome: 'pending' };
+  }
+
+  private async applyToDm(dm: StoredDm, event: PendingEntry): Promise<ApplyResult> {
+    switch (event.kind) {
+      case 'edit':
+        return this.applyEdit(dm, event);
+      case 'reaction':
+        return this.applyReaction(dm, event);
+      case 'unsend':
+        return this.applyUnsend(dm, event);
+      case 'read':
+        return this.applyRead(dm, event);
+    }
+  }
+
+  private async applyEdit(
+    dm: StoredDm,
+    event: Omit<EditEvent, 'routingIds' | 'entryId'>,
+  ): Promise<ApplyResult> {
+    if (dm.is_unsent) return { outcome: 'noop' };
+    if (event.text === undefined && event.numEdit <= 0) return { outcome: 'noop' };
+    const current = dm.edit_count ?? 0;
+    if (current > event.numEdit || (current === event.numEdit && event.text === dm.text))
+      return { outcome: 'noop' };
+    if (current === event.numEdit && event.text === undefined) return { outcome: 'noop' };
+    const update: UpdateQuery<InstagramDm> =
+      event.text !== undefined
+        ? {
+            $set: {
+              text: event.text,
+              edited_at: new Date(event.timestamp),
+              edit_count: event.numEdit,
+              updated_at: new Date(),
+            },
+            $unset: { edit_text_pending: '' },
+          }
+        : {
+            $set: {
+              edited_at: new Date(event.timestamp),
+              edit_count: event.numEdit,
+              edit_text_pending: true,
+              updated_at: new Date(),
+            },
+          };
+    const res = await this.dms
+      .updateOne(
+        {
+          _id: dm._id,
+          $or: [{ edit_count: { $exists: false } }, { edit_count: { $lte: event.numEdit } }],
+        },
+        update,
+        { timestamps: false },
+      )
+      .exec();
+    if (res.modifiedCount > 0) {
+      this.emitDm(dm, 'updated');
+      if (event.text !== undefined && dm.customer_id) {
+        await this.conversations.recordMessage({ ...dm, text: event.text });
+      }
+    }
+    return event.text === undefined
+      ? { outcome: 'updated', refetchMid: dm.message_id }
+      : { outcome: 'updated' };
+  }
+
+  private async applyReaction(
+    dm: StoredDm,
+    event: Omit<ReactionEvent, 'routingIds' | 'entryId'>,
+  ): Promise<ApplyResult> {
+    const others = (dm.reactions ?? []).filter((r) => r.sender_id !== event.senderId);
+    const mine = (dm.reactions ?? []).find((r) => r.sender_id === event.senderId);
+    let next: DmReaction[];
+    if (event.action === 'unreact') {
+      if (!mine) return { outcome: 'noop' };
+      next = others;
+    } else {
+      if (mine && mine.reaction === event.reaction && mine.emoji === event.emoji)
+        return { outcome: 'noop' };
+      if (mine?.at && new Date(mine.at).getTime() > event.timestamp) return { outcome: 'noop' };
+      next = [
+        ...others,
+        {
+          sender_id: event.senderId,
+          reaction: event.reaction,
+          emoji: event.emoji,
+          at: new Date(event.timestamp),
+        },
+      ];
+    }
+    // FerretDB ignores a conditional $pull: the whole array is written.
+    await this.dms
+      .updateOne(
+        { _id: dm._id },
+        { $set: { reactions: next, updated_at: new Date() } },
+        { timestamps: false },
+      )
+      .exec();
+    this.emitDm(dm, 'updated');
+    return { outcome: 'updated' };
+  }
+
+  private async applyUnsend(
+    dm: StoredDm,
+    event: Omit<UnsendEvent, 'routingIds' | 'entryId'>,
+  ): Promise<ApplyResult> {
+    if (dm.is_unsent) return { outcome: 'noop' };
+    await this.dms
+      .updateOne(
+        { _id: dm._id },
+        {
+          $set: {
+            text: null,
+            attachments: [],
+            is_unsent: true,
+            unsent_at: new Date(event.timestamp),
+            updated_at: new Date(),
+          },
+          $unset: { 'raw.text': '', 'raw.attachments': '', edit_text_pending: '' },
+        },
+        { timestamps: false },
+      )
+      .exec();
+    if (dm.customer_id) {
+      await this.conversations.clearPreview(
+        dm.platform_account_id,
+        dm.customer_id,
+        dm.message_id ?? '',
+      );
+      if (dm.direction === 'inbound' && !dm.read) {
+        await this.conversations.recountUnread(dm.platform_account_id, dm.customer_id);
+      }
+      this.conversations.emitChanged(
+        dm.user_id ?? '',
+        dm.platform_account_id,
+        this.conversations.conversationId(dm.platform_account_id, dm.customer_id),
+      );
+    }
+    this.emitDm(dm, 'updated');
+    return { outcome: 'updated' };
+  }
+
+  /** The customer saw our message `read.mid` and everything we sent before it in the thread. */
+  private async applyRead(
+    dm: StoredDm,
+    event: Omit<ReadEvent, 'routingIds' | 'entryId'>,
+  ): Promise<ApplyResult> {
+    if (dm.direction !== 'outbound' || !dm.customer_id) return { outcome: 'noop' };
+    const res = await this.dms
+      .updateMany(
+        {
+          platform_account_id: dm.platform_account_id,
+          customer_id: dm.customer_id,
+          direction: 'outbound',
+          timestamp: { $lte: dm.timestamp ?? 0 },
+          seen: { $ne: true },
+        },
+        { $set: { seen: true, seen_at: new Date(event.timestamp) } },
+      )
+      .exec();
+    if (res.modifiedCount > 0) {
+      this.emitDm(dm, 'updated');
+      this.conversations.emitChanged(
+        dm.user_id ?? '',
+        dm.platform_account_id,
+        this.conversations.conversationId(dm.platform_account_id, dm.customer_id),
+      );
+    }
+    return { outcome: res.modifiedCount > 0 ? 'updated' : 'noop' };
+  }
+
+  private async storeComment(event: CommentEvent, account: RoutedAccount): Promise<ApplyResult> {
+    const from = event.from ?? {};
+    const isOwn = !!from.self_ig_scoped_id || from.id === account.igId || from.id === event.entryId;
+    const res = await this.comments
+      .updateOne(
+        { _id: event.commentId },
+        {
+          $setOnInsert: {
+            user_id: account.userId,
+            platform_account_id: account.accountId,
+            ig_id: account.igId,
+            field: event.field,
+            media: event.media,
+            from: event.from,
+            text: event.text,
+            parent_id: event.parentId,
+            is_own: isOwn,
+            created_at: new Date(event.timestamp),
+            raw: event.raw,
+          },
+        },
+        { upsert: true },
+      )
+      .exec();
+    return { outcome: res.upsertedCount > 0 ? 'stored' : 'duplicate' };
+  }
+
+  // ------------------------------------------------------------------ after the ack
+
+  /**
+   * Customer profile (cached on the thread, one Graph call per customer per day) and names on
+   * the thread's DMs. Throws when Graph or the token fails; the caller retries later.
+   */
+  async enrichConversation(
+    account: RoutedAccount,
+    customerId: string,
+    force = false,
+  ): Promise<void> {
+    const conv = await this.conversations.findById(account.accountId, customerId);
+    if (!conv) return;
+    const fetchedAt = conv.customer?.fetched_at ? new Date(conv.customer.fetched_at).getTime() : 0;
+    let profile = conv.customer;
+    try {
+      if (force || conv.profile_pending || Date.now() - fetchedAt >= PROFILE_TTL_MS) {
+        const graphAccount = await this.accounts.getGraphAccount(account.accountId);
+        const p = await this.graph.getUserProfile(graphAccount, customerId);
+        profile = {
+          ...(p?.name ? { name: p.name } : {}),
+          ...(p?.username ? { username: p.username } : {}),
+          ...(p?.profile_pic ? { profile_pic: p.profile_pic } : {}),
+          ...(p?.is_verified_user !== null && p?.is_verified_user !== undefined
+            ? { is_verified_user: p.is_verified_user }
+            : {}),
+          ...(p?.follower_count !== null && p?.follower_count !== undefined
+            ? { follower_count: p.follower_count }
+            : {}),
+          fetched_at: new Date(),
+        };
+        await this.conversations.setProfile(account.accountId, customerId, profile);
+      }
+      await this.fillNames(account, customerId, profile?.name ?? profile?.username);
+    } catch (error) {
+      const attempts = (conv.profile_attempts ?? 0) + 1;
+      const delay = Math.min(this.retryBaseMs * 2 ** (attempts - 1), 3600_000);
+      await this.conversations.profileFailed(
+        account.accountId,
+        customerId,
+        new Date(Date.now() + delay),
+      );
+      throw error;
+    }
+  }
+
+  /** Base delay of the profile retry backoff (tests shorten it). */
+  retryBaseMs = 5_000;
+
+  private async fillNames(
+    account: RoutedAccount,
+    customerId: string,
+    customerName: string | undefined,
+  ): Promise<void> {
+    const business = account.name ?? account.username;
+    const scope = { platform_account_id: account.accountId, customer_id: customerId };
+    if (customerName) {
+      await this.dms
+        .updateMany(
+          { ...scope, direction: 'inbound', sender_name: { $exists: false } },
+          { $set: { sender_name: customerName } },
+        )
+        .exec();
+      await this.dms
+        .updateMany(
+          { ...scope, direction: 'outbound', recipient_name: { $exists: false } },
+          { $set: { recipient_name: customerName } },
+        )
+        .exec();
+    }
+    if (business) {
+      await this.dms
+        .updateMany(
+          { ...scope, direction: 'inbound', recipient_name: { $exists: false } },
+          { $set: { recipient_name: business } },
+        )
+        .exec();
+      await this.dms
+        .updateMany(
+          { ...scope, direction: 'outbound', sender_name: { $exists: false } },
+          { $set: { sender_name: business } },
+        )
+        .exec();
+    }
+  }
+
+  /** A text-less edit (num_edit > 0): the new text comes from Graph; the old text stays until then. */
+  async refetchEditedText(account: RoutedAccount, mid: string): Promise<void> {
+    const target = await this.findTarget(mid);
+    if (!target?.edit_text_pending) return;
+    const graphAccount = await this.accounts.getGraphAccount(account.accountId);
+    const message = await this.graph.getMessage(graphAccount, mid);
+    if (typeof message.message !== 'string') return;
+    const res = await this.dms
+      .updateOne(
+        { _id: target._id, edit_text_pending: true },
+        {
+          $set: { text: message.message, updated_at: new Date() },
+          $unset: { edit_text_pending: '' },
+        },
+        { timestamps: false },
+      )
+      .exec();
+    if (res.modifiedCount > 0) this.emitDm(target, 'updated');
+  }
+
+  private emitDm(dm: StoredDm, change: 'created' | 'updated'): void {
+    const event: DmChangedEvent = {
+      userId: dm.user_id ?? '',
+      accountId: dm.platform_account_id,
+      dmId: dm._id.toHexString(),
+      conversationId: this.conversations.conversationId(
+        dm.platform_account_id,
+        dm.customer_id ?? '',
+      ),
+      change,
+    };
+    this.events.emit(DM_CHANGED, event);
+  }
+}

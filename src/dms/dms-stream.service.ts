@@ -1,0 +1,270 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Request, Response } from 'express';
+import { Model } from 'mongoose';
+import { Subject, Subscription } from 'rxjs';
+import type { AuthUser } from '../auth/auth-user';
+import { DmsService, serializeDm, windowOf, type DmChangedEvent } from './dms.service';
+import { CONVERSATION_CHANGED, DM_CHANGED } from './events/dm-events';
+import { InstagramConversation } from './schemas/instagram-conversation.schema';
+import { InstagramDm } from './schemas/instagram-dm.schema';
+
+export const DMS_STREAM_OPTIONS = Symbol('DMS_STREAM_OPTIONS');
+
+export interface DmsStreamOptions {
+  /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
+  heartbeatMs: number;
+  /**
+   * > 0: each stream also polls the database for DMs/conversations updated after the last event
+   * it sent, so changes written by other instances reach it too. 0: local events only.
+   */
+  pollMs: number;
+  /** Most documents sent on a resume (older gaps need a full reload by the client). */
+  replayLimit: number;
+}
+
+export function streamOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DmsStreamOptions {
+  const int = (v: string | undefined, d: number) => {
+    const n = v === undefined ? NaN : Number(v);
+    return Number.isInteger(n) && n >= 0 ? n : d;
+  };
+  return {
+    heartbeatMs: Math.max(int(env.DMS_STREAM_HEARTBEAT_MS, 15_000), 10),
+    pollMs: int(env.DMS_STREAM_POLL_MS, 0),
+    replayLimit: Math.max(int(env.DMS_STREAM_REPLAY_LIMIT, 5_000), 1),
+  };
+}
+
+/** One server-sent event; `id` is `<updated_at ms>-<_id>`, so a resume is a database query. */
+interface StreamItem {
+  accountId: string;
+  id: string;
+  t: number;
+  key: string;
+  event: 'dm' | 'dm.deleted' | 'conversation';
+  data: unknown;
+}
+
+type LeanDm = InstagramDm & Record<string, unknown>;
+
+export function parseEventId(raw: string | undefined): { t: number; key: string } | null {
+  if (!raw) return null;
+  const dash = raw.indexOf('-');
+  if (dash <= 0) return null;
+  const t = Number(raw.slice(0, dash));
+  const key = raw.slice(dash + 1);
+  if (!Number.isSafeInteger(t) || t < 0 || key.length === 0 || key.length > 200) return null;
+  return { t, key };
+}
+
+const after = (a: { t: number; key: string }, b: { t: number; key: string }) =>
+  a.t > b.t || (a.t === b.t && a.key > b.key);
+
+/**
+ * Live DMs and conversations of the caller's accounts as Server-Sent Events.
+ * Live events come from this process's EventEmitter ('dm.changed', 'conversation.changed'); with
+ * several instances, set DMS_STREAM_POLL_MS so each stream also polls the database on updated_at.
+ */
+@Injectable()
+export class DmsStreamService implements OnModuleDestroy {
+  private readonly logger = new Logger(DmsStreamService.name);
+  private readonly live = new Subject<StreamItem>();
+
+  constructor(
+    @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
+    @InjectModel(InstagramConversation.name)
+    private readonly conversations: Model<InstagramConversation>,
+    private readonly dmsService: DmsService,
+    @Inject(DMS_STREAM_OPTIONS) private readonly options: DmsStreamOptions,
+  ) {}
+
+  onModuleDestroy(): void {
+    this.live.complete();
+  }
+
+  @OnEvent(DM_CHANGED, { async: true, promisify: true, suppressErrors: true })
+  async onDmChanged(event: DmChangedEvent): Promise<void> {
+    if (!event?.dmId) return;
+    try {
+      if (event.change === 'deleted') {
+        const t = Date.now();
+        this.live.next({
+          accountId: event.accountId,
+          id: `${t}-${event.dmId}`,
+          t,
+          key: event.dmId,
+          event: 'dm.deleted',
+          data: {
+            _id: event.dmId,
+            platform_account_id: event.accountId,
+            conversation_id: event.conversationId,
+          },
+        });
+        return;
+      }
+      const dm = await this.dms.findById(event.dmId).lean<LeanDm>().exec();
+      if (dm) this.live.next(this.dmItem(dm));
+    } catch (error) {
+      this.logger.warn(
+        { dmId: event.dmId, err: (error as Error).name },
+        'stream: dm lookup failed',
+      );
+    }
+  }
+
+  @OnEvent(CONVERSATION_CHANGED, { async: true, promisify: true, suppressErrors: true })
+  async onConversationChanged(event: { accountId: string; conversationId: string }): Promise<void> {
+    if (!event?.conversationId) return;
+    try {
+      const conv = await this.conversations
+        .findById(event.conversationId)
+        .lean<InstagramConversation>()
+        .exec();
+      if (conv) this.live.next(this.conversationItem(conv));
+    } catch (error) {
+      this.logger.warn(
+        { conversationId: event.conversationId, err: (error as Error).name },
+        'stream: conversation lookup failed',
+      );
+    }
+  }
+
+  private dmItem(dm: LeanDm): StreamItem {
+    const t = (dm.updated_at ?? dm.created_at ?? new Date(0)).getTime();
+    const key = String(dm._id);
+    return {
+      accountId: dm.platform_account_id,
+      id: `${t}-${key}`,
+      t,
+      key,
+      event: 'dm',
+      data: serializeDm(dm),
+    };
+  }
+
+  private conversationItem(c: InstagramConversation): StreamItem {
+    const t = (c.updated_at ?? c.created_at ?? new Date(0)).getTime();
+    return {
+      accountId: c.platform_account_id,
+      id: `${t}-${c._id}`,
+      t,
+      key: c._id,
+      event: 'conversation',
+      data: { ...c, window: windowOf(c.last_inbound_at) },
+    };
+  }
+
+  /** Everything of these accounts updated at or after `since`, strictly after it in (t, key) order. */
+  private async changedSince(
+    accountIds: string[],
+    since: { t: number; key: string },
+  ): Promise<StreamItem[]> {
+    if (accountIds.length === 0) return [];
+    const at = new Date(since.t);
+    // Served by { platform_account_id: 1, updated_at: 1, _id: 1 } on both collections.
+    const [dms, convs] = await Promise.all([
+      this.dms
+        .find({ platform_account_id: { $in: accountIds }, updated_at: { $gte: at } })
+        .sort({ updated_at: 1, _id: 1 })
+        .limit(this.options.replayLimit)
+        .lean<LeanDm[]>()
+        .exec(),
+      this.conversations
+        .find({ platform_account_id: { $in: accountIds }, updated_at: { $gte: at } })
+        .sort({ updated_at: 1, _id: 1 })
+        .limit(this.options.replayLimit)
+        .lean<InstagramConversation[]>()
+        .exec(),
+    ]);
+    return [...dms.map((d) => this.dmItem(d)), ...convs.map((c) => this.conversationItem(c))]
+      .filter((item) => after(item, since))
+      .sort((a, b) => a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Serves one stream on the raw response until the client goes away. */
+  async open(
+    user: AuthUser,
+    req: Request,
+    res: Response,
+    opts: { lastEventId?: string; accountId?: string },
+  ): Promise<void> {
+    let accountIds = await this.dmsService.scopeAccounts(user, opts.accountId);
+    let owned = new Set(accountIds);
+    const resumeFrom = parseEventId(opts.lastEventId);
+
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write('retry: 3000\n\n');
+
+    let closed = false;
+    let replaying = true;
+    const buffered: StreamItem[] = [];
+    const sent = new Set<string>();
+    let cursor = resumeFrom ?? { t: Date.now(), key: '' };
+
+    const write = (item: StreamItem) => {
+      if (closed || sent.has(item.id) || !owned.has(item.accountId)) return;
+      sent.add(item.id);
+      if (sent.size > 20_000) sent.clear();
+      if (after(item, cursor)) cursor = { t: item.t, key: item.key };
+      res.write(`id: ${item.id}\nevent: ${item.event}\ndata: ${JSON.stringify(item.data)}\n\n`);
+    };
+
+    // Subscribe before querying, so nothing written during the replay is lost; dedupe by id.
+    const subscription: Subscription = this.live.subscribe((item) =>
+      replaying ? buffered.push(item) : write(item),
+    );
+    const timers: NodeJS.Timeout[] = [];
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      subscription.unsubscribe();
+      timers.forEach((t) => clearInterval(t));
+    };
+    req.on('close', close);
+    res.on('error', close);
+
+    try {
+      if (resumeFrom)
+        for (const item of await this.changedSince(accountIds, resumeFrom)) write(item);
+    } catch (error) {
+      this.logger.warn({ userId: user.id, err: (error as Error).name }, 'stream: replay failed');
+    }
+    replaying = false;
+    for (const item of buffered.splice(0)) write(item);
+    if (closed) return;
+
+    timers.push(setInterval(() => !closed && res.write(': ping\n\n'), this.options.heartbeatMs));
+    // Accounts connected or removed while the stream is open.
+    timers.push(
+      setInterval(() => {
+        void this.dmsService
+          .scopeAccounts(user, opts.accountId)
+          .then((ids) => {
+            accountIds = ids;
+            owned = new Set(ids);
+          })
+          .catch(() => undefined);
+      }, 60_000),
+    );
+    if (this.options.pollMs > 0) {
+      let polling = false;
+      timers.push(
+        setInterval(() => {
+          if (polling || closed) return;
+          polling = true;
+          this.changedSince(accountIds, cursor)
+            .then((items) => items.forEach(write))
+            .catch(() => undefined)
+            .finally(() => (polling = false));
+        }, this.options.pollMs),
+      );
+    }
+    this.logger.log({ userId: user.id, resumed: resumeFrom !== null }, 'stream opened');
+  }
+}

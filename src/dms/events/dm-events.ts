@@ -1,0 +1,16 @@
+/** Events the dms write side emits after a write is durable (the SSE stream listens). */
+export const DM_CHANGED = 'dm.changed';
+export interface DmChangedEvent {
+  userId: string;
+  accountId: string;
+  dmId: string;
+  conversationId: string;
+  change: 'created' | 'updated';
+}
+
+export const CONVERSATION_CHANGED = 'conversation.changed';
+export interface ConversationChangedEvent {
+  userId: string;
+  accountId: string;
+  conversationId: string;
+}

@@ -1,0 +1,351 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectModel } from '@nestjs/mongoose';
+import { randomUUID } from 'node:crypto';
+import { Model, Types } from 'mongoose';
+import { AccountsService } from '../accounts/accounts.service';
+import {
+  ACCOUNT_CONNECTED,
+  AccountConnectedEvent,
+  RoutedAccount,
+} from '../accounts/accounts.types';
+import { ConversationsService } from '../dms/conversations.service';
+import { DmsIngestService } from '../dms/dms-ingest.service';
+import { parseDelivery } from './event-parser';
+import { WebhookDelivery } from './schemas/webhook-delivery.schema';
+import { errorName, NO_LEASE } from './webhook.service';
+import { webhookTuning, WebhookTuning } from './webhook-tuning';
+
+type Task = () => Promise<void>;
+
+/**
+ * Processes acknowledged deliveries: woken with the new ids right after each ack, plus a start-up
+ * sweep and a periodic sweep for anything left pending (crash, other instance, retry). Each
+ * delivery is claimed with a lease, so several instances can share the work; a delivery that
+ * keeps failing is marked failed after `maxAttempts`. Enrichment (profiles, names, edited text)
+ * runs after the delivery is processed and never holds it back.
+ */
+@Injectable()
+export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeliveryWorker.name);
+  private readonly tuning: WebhookTuning;
+  private readonly owner = randomUUID();
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private running = 0;
+  private readonly side: Task[] = [];
+  private readonly sideKeys = new Set<string>();
+  private sideRunning = 0;
+  private stopped = false;
+  private timers: NodeJS.Timeout[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
+    private readonly accounts: AccountsService,
+    private readonly ingest: DmsIngestService,
+    private readonly conversations: ConversationsService,
+    @Inject(ConfigService) config: ConfigService,
+  ) {
+    this.tuning = webhookTuning(config);
+    this.ingest.retryBaseMs = this.tuning.enrichRetryMs;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.tuning.workerEnabled) return;
+    this.timers.push(
+      setInterval(() => void this.sweep(), this.tuning.sweepIntervalMs),
+      setInterval(() => void this.purge(), this.tuning.purgeIntervalMs),
+    );
+    for (const t of this.timers) t.unref();
+    setImmediate(() => void this.sweep()); // start-up sweep: whatever a previous process acked
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.queue.length = 0;
+    this.queued.clear();
+    this.side.length = 0;
+    if (this.running + this.sideRunning > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref()),
+      ]);
+    }
+  }
+
+  /** New deliveries to process now (called after the ack). */
+  wake(ids: string[]): void {
+    if (this.stopped || !this.tuning.workerEnabled) return;
+    for (const id of ids) {
+      if (this.queued.has(id)) continue;
+      this.queued.add(id);
+      this.queue.push(id);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.tuning.workerConcurrency && this.queue.length > 0) {
+      const id = this.queue.shift()!;
+      this.running += 1;
+      void this.process(id)
+        .catch((error: unknown) =>
+          this.logger.error(
+            { deliveryId: id, err: errorName(error) },
+            'delivery processing crashed',
+          ),
+        )
+        .finally(() => {
+          this.queued.delete(id);
+          this.running -= 1;
+          this.pump();
+          this.checkIdle();
+        });
+    }
+  }
+
+  private checkIdle(): void {
+    if (this.running + this.sideRunning === 0 && this.queue.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Pending deliveries whose lease has passed (crash, retry, other instance), and due enrichment. */
+  async sweep(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const now = new Date();
+      const due = await this.deliveries
+        .find({ status: 'pending', lease_until: { $lt: now } }, { _id: 1 })
+        .limit(500)
+        .lean()
+        .exec();
+      this.wake(due.map((d) => String(d._id)));
+      const threads = await this.conversations.dueForProfile(now, 50);
+      for (const c of threads) {
+        const account = await this.accounts.resolveForWebhook([c.ig_id ?? '']);
+        if (account && account.accountId === c.platform_account_id)
+          this.enrichLater(account, c.customer_id);
+      }
+    } catch (error) {
+      if (!this.stopped) this.logger.warn({ err: errorName(error) }, 'webhook sweep failed');
+    }
+  }
+
+  /** Retention: processed and ignored deliveries older than the retention period. */
+  async purge(): Promise<number> {
+    try {
+      const before = new Date(Date.now() - this.tuning.retentionMs);
+      const res = await this.deliveries
+        .deleteMany({ status: { $in: ['processed', 'ignored'] }, processed_at: { $lt: before } })
+        .exec();
+      return res.deletedCount;
+    } catch (error) {
+      this.logger.warn({ err: errorName(error) }, 'webhook purge failed');
+      return 0;
+    }
+  }
+
+  /** An account was connected: replay deliveries that named it while it was unknown. */
+  @OnEvent(ACCOUNT_CONNECTED, { async: true, suppressErrors: true })
+  async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
+    const ids = (
+      await this.deliveries
+        .find({ unroutable_ids: event.igId }, { _id: 1 })
+        .limit(10_000)
+        .lean()
+        .exec()
+    ).map((d) => d._id);
+    if (ids.length === 0) return;
+    await this.deliveries
+      .updateMany(
+        { _id: { $in: ids } },
+        {
+          $set: { status: 'pending', lease_until: NO_LEASE, attempts: 0 },
+          $unset: { processed_at: '' },
+        },
+      )
+      .exec();
+    this.logger.log(
+      { accountId: event.accountId, count: ids.length },
+      'replaying unroutable deliveries',
+    );
+    this.wake(ids.map(String));
+  }
+
+  /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
+  async process(id: string): Promise<void> {
+    const now = new Date();
+    const claimed = await this.deliveries
+      .findOneAndUpdate(
+        { _id: new Types.ObjectId(id), status: 'pending', lease_until: { $lt: now } },
+        {
+          $set: {
+            lease_until: new Date(now.getTime() + this.tuning.leaseMs),
+            lease_owner: this.owner,
+          },
+          $inc: { attempts: 1 },
+        },
+        { new: true },
+      )
+      .lean()
+      .exec();
+    if (!claimed) return;
+
+    const counts: Record<string, number> = {};
+    const bump = (key: string) => (counts[key] = (counts[key] ?? 0) + 1);
+    const unroutable = new Set<string>();
+    const routed = new Map<string, RoutedAccount>();
+    const enrich: [RoutedAccount, string][] = [];
+    const refetch: [RoutedAccount, string][] = [];
+    try {
+      const events = parseDelivery(JSON.parse(claimed.raw_body));
+      const cache = new Map<string, RoutedAccount | null>();
+      for (const event of events) {
+        bump(`kind:${event.kind}`);
+        if (event.kind === 'ignored') {
+          bump(event.reason);
+          continue;
+        }
+        const key = event.routingIds.join(',');
+        let account = cache.get(key);
+        if (account === undefined) {
+          account = await this.accounts.resolveForWebhook(event.routingIds);
+          cache.set(key, account);
+        }
+        if (!account) {
+          unroutable.add(event.entryId);
+          bump('unroutable');
+          continue;
+        }
+        routed.set(account.accountId, account);
+        const result = await this.ingest.applyEvent(event, account);
+        bump(result.outcome);
+        this.logger.debug(
+          {
+            deliveryId: id,
+            accountId: account.accountId,
+            mid: 'mid' in event ? event.mid : undefined,
+            kind: event.kind,
+            outcome: result.outcome,
+          },
+          'webhook event applied',
+        );
+        for (const customerId of result.enrich ?? []) enrich.push([account, customerId]);
+        if (result.refetchMid) refetch.push([account, result.refetchMid]);
+      }
+      const done = await this.deliveries
+        .updateOne(
+          { _id: claimed._id, lease_owner: this.owner },
+          {
+            $set: {
+              status: 'processed',
+              processed_at: new Date(),
+              result: { ...counts, accounts: routed.size },
+              ...(unroutable.size > 0 ? { unroutable_ids: [...unroutable] } : {}),
+            },
+            $unset: {
+              lease_until: '',
+              lease_owner: '',
+              last_error: '',
+              ...(unroutable.size > 0 ? {} : { unroutable_ids: '' }),
+            },
+          },
+        )
+        .exec();
+      if (done.matchedCount === 0)
+        this.logger.warn({ deliveryId: id }, 'delivery lease lost before completion');
+      if (unroutable.size > 0)
+        this.logger.log(
+          { deliveryId: id, unroutable: unroutable.size },
+          'delivery names unknown accounts',
+        );
+    } catch (error) {
+      await this.failed(claimed._id, claimed.attempts, error);
+      return;
+    }
+    for (const account of routed.values()) {
+      this.accounts
+        .recordWebhookSeen(account.accountId, now)
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { accountId: account.accountId, err: errorName(error) },
+            'recordWebhookSeen failed',
+          ),
+        );
+    }
+    for (const [account, customerId] of enrich) this.enrichLater(account, customerId);
+    for (const [account, mid] of refetch) {
+      this.sideTask(`edit:${mid}`, () => this.ingest.refetchEditedText(account, mid));
+    }
+  }
+
+  private async failed(_id: Types.ObjectId, attempts: number, error: unknown): Promise<void> {
+    const reason = errorName(error);
+    const final = attempts >= this.tuning.maxAttempts;
+    this.logger.warn(
+      { deliveryId: String(_id), attempts, err: reason, final },
+      'delivery processing failed',
+    );
+    const retryAt = new Date(Date.now() + this.tuning.retryBaseMs * 2 ** Math.max(0, attempts - 1));
+    await this.deliveries
+      .updateOne(
+        { _id, lease_owner: this.owner },
+        final
+          ? {
+              $set: { status: 'failed', last_error: reason, processed_at: new Date() },
+              $unset: { lease_until: '', lease_owner: '' },
+            }
+          : { $set: { last_error: reason, lease_until: retryAt }, $unset: { lease_owner: '' } },
+      )
+      .exec()
+      .catch(() => undefined);
+  }
+
+  private enrichLater(account: RoutedAccount, customerId: string): void {
+    this.sideTask(`profile:${account.accountId}:${customerId}`, () =>
+      this.ingest.enrichConversation(account, customerId),
+    );
+  }
+
+  /** Best-effort work after processing; failures are retried by the sweep (profile_retry_at). */
+  private sideTask(key: string, task: Task): void {
+    if (this.stopped || this.sideKeys.has(key)) return;
+    this.sideKeys.add(key);
+    this.side.push(async () => {
+      try {
+        await task();
+      } catch (error) {
+        this.logger.warn(
+          { task: key.split(':')[0], err: errorName(error) },
+          'enrichment failed, will retry',
+        );
+      } finally {
+        this.sideKeys.delete(key);
+      }
+    });
+    this.pumpSide();
+  }
+
+  private pumpSide(): void {
+    while (!this.stopped && this.sideRunning < 2 && this.side.length > 0) {
+      const task = this.side.shift()!;
+      this.sideRunning += 1;
+      void task().finally(() => {
+        this.sideRunning -= 1;
+        this.pumpSide();
+        this.checkIdle();
+      });
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { DeliveryStatus, WebhookDelivery } from './schemas/webhook-delivery.schema';
+import { webhookTuning, WebhookTuning } from './webhook-tuning';
+
+interface Waiter {
+  doc: WebhookDelivery & { _id: Types.ObjectId };
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Epoch: a pending delivery's lease has always "expired", so the claim filter stays one range. */
+export const NO_LEASE = new Date(0);
+
+/**
+ * Persist, then acknowledge. Deliveries arriving within a few ms share one insertMany
+ * (group commit): each request is answered once its batch is durable, and a failed batch fails
+ * all of its requests with 503 so Meta retries them.
+ */
+@Injectable()
+export class WebhookService {
+  private readonly logger = new Logger(WebhookService.name);
+  private readonly tuning: WebhookTuning;
+  private queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing = false;
+
+  constructor(
+    @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
+    @Inject(ConfigService) config: ConfigService,
+  ) {
+    this.tuning = webhookTuning(config);
+  }
+
+  /** Writes the delivery (status pending, or ignored) and resolves once it is durable. */
+  async persist(
+    rawBody: Buffer,
+    status: Extract<DeliveryStatus, 'pending' | 'ignored'>,
+  ): Promise<string> {
+    const now = new Date();
+    const doc = {
+      _id: new Types.ObjectId(),
+      raw_body: rawBody.toString('utf8'),
+      received_at: now,
+      status,
+      attempts: 0,
+      lease_until: NO_LEASE,
+      ...(status === 'ignored' ? { processed_at: now } : {}),
+    } as WebhookDelivery & { _id: Types.ObjectId };
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ doc, resolve, reject });
+      this.schedule();
+    });
+    return doc._id.toHexString();
+  }
+
+  private schedule(): void {
+    if (this.flushing) return; // the running flush takes the queue when it is done
+    if (this.queue.length >= this.tuning.groupCommitMax) {
+      this.flushNow();
+      return;
+    }
+    this.timer ??= setTimeout(() => this.flushNow(), this.tuning.groupCommitWindowMs);
+  }
+
+  private flushNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.flushing || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.tuning.groupCommitMax);
+    this.flushing = true;
+    this.deliveries.collection
+      .insertMany(
+        batch.map((w) => w.doc),
+        { ordered: false },
+      )
+      .then(
+        () => batch.forEach((w) => w.resolve()),
+        (error: unknown) => {
+          this.logger.error(
+            { err: errorName(error), count: batch.length },
+            'webhook delivery batch not stored',
+          );
+          const failure = new ServiceUnavailableException('Delivery not stored, retry later');
+          batch.forEach((w) => w.reject(failure));
+        },
+      )
+      .finally(() => {
+        this.flushing = false;
+        if (this.queue.length > 0) this.schedule();
+      });
+  }
+
+  /** Diagnostics: counts and ids only, never payloads. */
+  async listByStatus(status: DeliveryStatus, limit: number) {
+    const [total, docs] = await Promise.all([
+      this.deliveries.countDocuments({ status }).exec(),
+      this.deliveries
+        .find({ status }, { _id: 1, received_at: 1, attempts: 1, processed_at: 1 })
+        .sort({ received_at: -1 })
+        .limit(limit)
+        .lean()
+        .exec(),
+    ]);
+    return {
+      success: true as const,
+      status,
+      total,
+      data: docs.map((d) => ({
+        id: String(d._id),
+        received_at: d.received_at,
+        attempts: d.attempts,
+        ...(d.processed_at ? { processed_at: d.processed_at } : {}),
+      })),
+    };
+  }
+}
+
+export function errorName(error: unknown): string {
+  if (error instanceof Error)
+    return `${error.name}${'code' in error ? ` (${String((error as { code?: unknown }).code)})` : ''}`;
+  return 'unknown';
+}
