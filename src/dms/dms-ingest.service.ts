@@ -128,7 +128,7 @@ export class DmsIngestService {
     opts: { preview?: boolean } = {},
   ): Promise<{ dm: StoredDm; created: boolean }> {
     const mid = draft.message_id;
-    let entry = await this.ledger.findById(mid).lean().exec();
+    const entry = await this.ledger.findById(mid).lean().exec();
     let existing: StoredDm | null = null;
     let dmId = entry?.dm_id;
 
@@ -139,8 +139,8 @@ export class DmsIngestService {
         ? await this.dms.findOne({ message_id: mid }).sort({ _id: 1 }).lean<StoredDm>().exec()
         : null;
       const candidate = legacy?._id ?? new Types.ObjectId();
-      entry = await this.claimLedger(mid, candidate, draft.platform_account_id);
-      dmId = entry?.dm_id ?? candidate;
+      const claimed = await this.claimLedger(mid, candidate, draft.platform_account_id);
+      dmId = claimed.dm_id ?? candidate;
       if (legacy && legacy._id.equals(dmId)) existing = legacy;
     }
     existing ??= await this.dms.findById(dmId).lean<StoredDm>().exec();
@@ -186,7 +186,11 @@ export class DmsIngestService {
    * inserting: the entry itself when the mid is new, or a `<mid>#claim` marker when events about
    * the mid already created its entry.
    */
-  private async claimLedger(mid: string, dmId: Types.ObjectId, accountId: string) {
+  private async claimLedger(
+    mid: string,
+    dmId: Types.ObjectId,
+    accountId: string,
+  ): Promise<{ _id: string; dm_id?: Types.ObjectId }> {
     const entry = { dm_id: dmId, platform_account_id: accountId, created_at: new Date() };
     if (await this.insertOnce({ _id: mid, ...entry })) return { _id: mid, ...entry };
     for (let attempt = 0; attempt < 50; attempt += 1) {

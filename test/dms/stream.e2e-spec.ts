@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
-import { SseClient, waitFor, type SseEvent } from './dms-helpers';
+import { givenDm, SseClient, waitFor, type SseEvent } from './dms-helpers';
 
 describe('GET /instagram-dms/stream', () => {
   let meta: MetaSimulator;
@@ -16,6 +16,7 @@ describe('GET /instagram-dms/stream', () => {
       INSTAGRAM_GRAPH_URL: meta.graphUrl,
       INSTAGRAM_CLIENT_SECRET: TEST_APP_SECRET,
       DMS_STREAM_HEARTBEAT_MS: '150',
+      DMS_STREAM_POLL_MS: '100',
     });
     await app.app.listen(0);
     const { port } = app.app.getHttpServer().address() as AddressInfo;
@@ -145,5 +146,14 @@ describe('GET /instagram-dms/stream', () => {
     // ?last_event_id= works like the header.
     const third = await open(a.userId, {}, `?last_event_id=${encodeURIComponent(lastId)}`);
     await third.waitForEvents((events) => dmEvents(events).some((d) => d.message_id === m4));
+  });
+
+  it('should pick up DMs written by another instance through the database poll', async () => {
+    const a = await tenant();
+    const client = await open(a.userId);
+    await new Promise((r) => setTimeout(r, 50));
+    // Written straight to the database: no local event, as if another instance had stored it.
+    const dm = await givenDm(app, { platform_account_id: a.accountId, text: 'from elsewhere' });
+    await client.waitForEvents((events) => dmEvents(events).some((d) => d._id === String(dm._id)));
   });
 });

@@ -30,3 +30,41 @@ describe('rate limiting of POST /instagram-dms/send', () => {
     await send(newUserId()).expect(400);
   });
 });
+
+describe('OpenAPI document', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('should document every DMs route under the DMs tag with bearer auth and error replies', async () => {
+    const res = await app.http().get('/docs-json').expect(200);
+    const paths = res.body.paths as Record<
+      string,
+      Record<string, { tags?: string[]; responses: Record<string, unknown> }>
+    >;
+    for (const [path, method] of [
+      ['/instagram-dms/list', 'get'],
+      ['/instagram-dms/conversations', 'get'],
+      ['/instagram-dms/stream', 'get'],
+      ['/instagram-dms/send', 'post'],
+      ['/instagram-dms/comments/{comment_id}/reply', 'post'],
+      ['/instagram-dms/conversations/{id}/typing', 'post'],
+      ['/instagram-dms/conversations/{id}/read', 'post'],
+      ['/instagram-dms/{id}/reaction', 'post'],
+      ['/instagram-dms/{id}/reaction', 'delete'],
+      ['/instagram-dms/{id}', 'patch'],
+      ['/instagram-dms/{id}', 'delete'],
+    ] as const) {
+      const op = paths[path]?.[method];
+      expect(op?.tags).toContain('DMs');
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '429']));
+    }
+    expect(Object.keys(paths['/instagram-dms/send'].post.responses)).toEqual(
+      expect.arrayContaining(['400', '404', '409', '422']),
+    );
+  });
+});

@@ -6,7 +6,7 @@ import { createTestApp, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestApp } from 
 /** Polls `fn` until it returns a truthy value (or stops throwing); no fixed sleeps. */
 export async function eventually<T>(
   fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 10_000,
+  timeoutMs = 25_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
