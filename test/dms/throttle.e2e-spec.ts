@@ -22,13 +22,6 @@ describe('rate limiting of POST /instagram-dms/send', () => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(res.body).toMatchObject({ success: false, error: { code: 'RATE_LIMITED' } });
   });
-
-  // Pending: needs UserThrottlerGuard (src/dms/user-throttler.guard.ts) as the APP_GUARD in
-  // src/app.module.ts; with the stock ThrottlerGuard every test client shares 127.0.0.1 and this
-  // user is limited by the previous test. Turn `it.skip` into `it` with that change.
-  it.skip('should count per user, not per IP', async () => {
-    await send(newUserId()).expect(400);
-  });
 });
 
 describe('OpenAPI document', () => {
