@@ -14,7 +14,7 @@ import { givenAccount } from '../test/support/factories';
 import { createTestApp, newUserId } from '../test/support/e2e';
 
 const TOTAL = Number(process.env.BENCH_DMS ?? 10_000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const CUSTOMERS = 200;
 
 function pct(sorted: number[], p: number): number {
@@ -23,6 +23,7 @@ function pct(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   let stopDb: (() => Promise<void>) | undefined;
+  const database = process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded';
   if (!process.env.DATABASE_URL) {
     const db = await startEmbeddedDatabase({
       dataDir: mkdtempSync(join(tmpdir(), 'igdm-bench-')),
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
         other_tenant_dms: Math.floor(TOTAL / 5),
         runs: RUNS,
         insert_s: insertS,
-        database: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded',
+        database,
         results,
       },
       null,
