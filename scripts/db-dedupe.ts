@@ -6,25 +6,12 @@
  * Uses DATABASE_URL/DATABASE_NAME (process env, then .env). Without DATABASE_URL it opens the
  * embedded development database under EMBEDDED_DB_DIR (stop `npm start` first).
  */
-import { parse } from 'dotenv';
-import { existsSync, readFileSync } from 'node:fs';
+import { setting } from './settings';
 import { resolve } from 'node:path';
 import mongoose, { mongo } from 'mongoose';
-import { envFiles } from '../src/config/config.module';
 import { startEmbeddedDatabase } from '../src/database/embedded-database';
 
 type Dm = mongo.Document & { _id: mongo.ObjectId; message_id: string };
-
-function setting(name: string): string | undefined {
-  if (process.env[name]) return process.env[name];
-  for (const file of envFiles()) {
-    if (existsSync(file)) {
-      const value = parse(readFileSync(file))[name];
-      if (value) return value;
-    }
-  }
-  return undefined;
-}
 
 /**
  * The survivor is the document the dashboard already knows best: the one sent through the API

@@ -4,26 +4,13 @@
  *   npm run docs:check -- [--url http://localhost:8000] [--user user_123] [--screenshot docs.png]
  * Needs `apt-get install chromium` and a running igdm (npm start). Exits 1 if any step fails.
  */
+import { setting } from './settings';
 import { JwtService } from '@nestjs/jwt';
-import { parse } from 'dotenv';
-import { existsSync, readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { envFiles } from '../src/config/config.module';
 
 function arg(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? process.argv[index + 1] : fallback;
-}
-
-function setting(name: string): string | undefined {
-  if (process.env[name]) return process.env[name];
-  for (const file of envFiles()) {
-    if (existsSync(file)) {
-      const value = parse(readFileSync(file))[name];
-      if (value) return value;
-    }
-  }
-  return undefined;
 }
 
 export async function checkSwaggerUi(

@@ -3,10 +3,8 @@
  *   npm run token -- --user user_123 [--ttl 1h]
  * Reads the secret the way the service does (process env, then .env, then .env.development).
  */
+import { setting } from './settings';
 import { JwtService } from '@nestjs/jwt';
-import { parse } from 'dotenv';
-import { existsSync, readFileSync } from 'node:fs';
-import { envFiles } from '../src/config/config.module';
 
 const USAGE = 'usage: npm run token -- --user <user_id> [--ttl 1h|30m|3600s|7d]';
 
@@ -22,24 +20,13 @@ function ttlSeconds(ttl: string): number {
   return Number(match[1]) * unit;
 }
 
-function jwtSecret(): string | undefined {
-  if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
-  for (const file of envFiles()) {
-    if (existsSync(file)) {
-      const value = parse(readFileSync(file)).JWT_SECRET;
-      if (value) return value;
-    }
-  }
-  return undefined;
-}
-
 function main(): void {
   const user = arg('user');
   if (!user || user.startsWith('--')) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
-  const secret = jwtSecret();
+  const secret = setting('JWT_SECRET');
   if (!secret) {
     process.stderr.write('JWT_SECRET is missing: set it in the environment or .env\n');
     process.exit(1);

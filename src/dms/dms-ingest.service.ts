@@ -784,31 +784,19 @@ export class DmsIngestService {
   ): Promise<void> {
     const business = account.name ?? account.username;
     const scope = { platform_account_id: account.accountId, customer_id: customerId };
-    if (customerName) {
+    // The customer's name goes on their side of each message, the business's on the other.
+    const fills: [Direction, 'sender_name' | 'recipient_name', string | undefined][] = [
+      ['inbound', 'sender_name', customerName],
+      ['outbound', 'recipient_name', customerName],
+      ['inbound', 'recipient_name', business],
+      ['outbound', 'sender_name', business],
+    ];
+    for (const [direction, field, name] of fills) {
+      if (!name) continue;
       await this.dms
         .updateMany(
-          { ...scope, direction: 'inbound', sender_name: { $exists: false } },
-          { $set: { sender_name: customerName } },
-        )
-        .exec();
-      await this.dms
-        .updateMany(
-          { ...scope, direction: 'outbound', recipient_name: { $exists: false } },
-          { $set: { recipient_name: customerName } },
-        )
-        .exec();
-    }
-    if (business) {
-      await this.dms
-        .updateMany(
-          { ...scope, direction: 'inbound', recipient_name: { $exists: false } },
-          { $set: { recipient_name: business } },
-        )
-        .exec();
-      await this.dms
-        .updateMany(
-          { ...scope, direction: 'outbound', sender_name: { $exists: false } },
-          { $set: { sender_name: business } },
+          { ...scope, direction, [field]: { $exists: false } },
+          { $set: { [field]: name } },
         )
         .exec();
     }
