@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, UpdateQuery } from 'mongoose';
+import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { CONVERSATION_CHANGED, ConversationChangedEvent } from './events/dm-events';
 import { CustomerProfile, InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
@@ -49,17 +50,10 @@ export class ConversationsService {
    * of one thread at the same moment can lose one ($inc included). Writes of one thread are
    * therefore run one after another in this process. On MongoDB the operators are atomic anyway.
    */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyedSerialQueue();
 
   private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const next = previous.then(write, write);
-    const settled = next.catch(() => undefined);
-    this.queues.set(id, settled);
-    void settled.then(() => {
-      if (this.queues.get(id) === settled) this.queues.delete(id);
-    });
-    return next;
+    return this.queue.run(id, write);
   }
 
   conversationId(accountId: string, customerId: string): string {

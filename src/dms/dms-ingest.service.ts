@@ -1,4 +1,3 @@
-import { LegacyLedgerService } from './legacy-ledger.service';
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
@@ -6,7 +5,10 @@ import { Model, Types, UpdateQuery } from 'mongoose';
 import { AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { ConversationsService } from './conversations.service';
+import { DmWriteLock } from './dm-write-lock';
+import { LegacyLedgerService } from './legacy-ledger.service';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import type {
   ApplyResult,
@@ -112,7 +114,14 @@ export class DmsIngestService {
     private readonly graph: InstagramGraphService,
     private readonly events: EventEmitter2,
     private readonly legacyLedger: LegacyLedgerService,
+    private readonly writeLock: DmWriteLock,
   ) {}
+
+  /**
+   * Ledger updates of one mid run one after another in this process: FerretDB rewrites the whole
+   * entry on update, so setting dm_id and pushing a pending event at once could lose one.
+   */
+  private readonly ledgerWrites = new KeyedSerialQueue();
 
   // ------------------------------------------------------------------ storeMessage
 
@@ -123,9 +132,18 @@ export class DmsIngestService {
    * after its echo sets manual_dm and user_id. Pending events recorded on the ledger are applied
    * when the message is first stored. Updates the conversation and emits `dm.changed`.
    */
-  async storeMessage(
+  storeMessage(
     draft: NewDm,
     opts: { preview?: boolean } = {},
+  ): Promise<{ dm: StoredDm; created: boolean }> {
+    return this.writeLock.forThread(draft.platform_account_id, draft.customer_id, () =>
+      this.storeMessageLocked(draft, opts),
+    );
+  }
+
+  private async storeMessageLocked(
+    draft: NewDm,
+    opts: { preview?: boolean },
   ): Promise<{ dm: StoredDm; created: boolean }> {
     const mid = draft.message_id;
     const entry = await this.ledger.findById(mid).lean().exec();
@@ -197,9 +215,11 @@ export class DmsIngestService {
       const other = await this.ledger.findById(mid).lean().exec();
       if (other?.dm_id) return other;
       if (await this.claimOnce(`${mid}#claim`)) {
-        await this.ledger
-          .updateOne({ _id: mid }, { $set: { dm_id: dmId, platform_account_id: accountId } })
-          .exec();
+        await this.ledgerWrites.run(mid, () =>
+          this.ledger
+            .updateOne({ _id: mid }, { $set: { dm_id: dmId, platform_account_id: accountId } })
+            .exec(),
+        );
         return { ...other, _id: mid, ...entry };
       }
       // Another writer holds the claim and is about to set dm_id.
@@ -491,21 +511,36 @@ export class DmsIngestService {
     const { routingIds: _r, entryId: _e, ...pending } = event;
     if (target) {
       if (target.platform_account_id !== account.accountId) return { outcome: 'ignored' };
-      return this.applyToDm(target, pending);
+      return this.applyToDmLocked(target, pending);
     }
     const current = await this.ledger.findById(event.mid).lean().exec();
     const known = ((current?.pending ?? []) as unknown as PendingEntry[]).some(
       (p) => pendingKey(p) === pendingKey(pending),
     );
     if (known) return { outcome: 'pending' };
-    let after;
+    const after = await this.ledgerWrites.run(event.mid, () =>
+      this.pushPending(event.mid, pending, account.accountId),
+    );
+    if (after?.dm_id) {
+      const dm = await this.dms.findById(after.dm_id).lean<StoredDm>().exec();
+      if (dm) return this.applyToDmLocked(dm, pending);
+    }
+    this.logger.log(
+      { mid: event.mid, accountId: account.accountId, kind: event.kind },
+      'event waits for its message',
+    );
+    return { outcome: 'pending' };
+  }
+
+  /** Records an event on its message's ledger entry (created when the message is not known). */
+  private async pushPending(mid: string, pending: PendingEntry, accountId: string) {
     try {
-      after = await this.ledger
+      return await this.ledger
         .findOneAndUpdate(
-          { _id: event.mid },
+          { _id: mid },
           {
             $push: { pending: pending as unknown as Record<string, unknown> },
-            $setOnInsert: { created_at: new Date(), platform_account_id: account.accountId },
+            $setOnInsert: { created_at: new Date(), platform_account_id: accountId },
           },
           { upsert: true, new: true },
         )
@@ -513,24 +548,23 @@ export class DmsIngestService {
         .exec();
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
-      after = await this.ledger
+      return this.ledger
         .findOneAndUpdate(
-          { _id: event.mid },
+          { _id: mid },
           { $push: { pending: pending as unknown as Record<string, unknown> } },
           { new: true },
         )
         .lean()
         .exec();
     }
-    if (after?.dm_id) {
-      const dm = await this.dms.findById(after.dm_id).lean<StoredDm>().exec();
-      if (dm) return this.applyToDm(dm, pending);
-    }
-    this.logger.log(
-      { mid: event.mid, accountId: account.accountId, kind: event.kind },
-      'event waits for its message',
-    );
-    return { outcome: 'pending' };
+  }
+
+  /** applyToDm under the thread's write lock, on the document as it is once the lock is held. */
+  private applyToDmLocked(dm: StoredDm, event: PendingEntry): Promise<ApplyResult> {
+    return this.writeLock.forDm(dm, async () => {
+      const current = await this.dms.findById(dm._id).lean<StoredDm>().exec();
+      return current ? this.applyToDm(current, event) : { outcome: 'noop' as const };
+    });
   }
 
   private async applyToDm(dm: StoredDm, event: PendingEntry): Promise<ApplyResult> {
@@ -791,15 +825,17 @@ export class DmsIngestService {
       ['inbound', 'recipient_name', business],
       ['outbound', 'sender_name', business],
     ];
-    for (const [direction, field, name] of fills) {
-      if (!name) continue;
-      await this.dms
-        .updateMany(
-          { ...scope, direction, [field]: { $exists: false } },
-          { $set: { [field]: name } },
-        )
-        .exec();
-    }
+    await this.writeLock.forThread(account.accountId, customerId, async () => {
+      for (const [direction, field, name] of fills) {
+        if (!name) continue;
+        await this.dms
+          .updateMany(
+            { ...scope, direction, [field]: { $exists: false } },
+            { $set: { [field]: name } },
+          )
+          .exec();
+      }
+    });
   }
 
   /** A text-less edit (num_edit > 0): the new text comes from Graph; the old text stays until then. */
@@ -809,16 +845,16 @@ export class DmsIngestService {
     const graphAccount = await this.accounts.getGraphAccount(account.accountId);
     const message = await this.graph.getMessage(graphAccount, mid);
     if (typeof message.message !== 'string') return;
-    const res = await this.dms
-      .updateOne(
-        { _id: target._id, edit_text_pending: true },
-        {
-          $set: { text: message.message, updated_at: new Date() },
-          $unset: { edit_text_pending: '' },
-        },
-        { timestamps: false },
-      )
-      .exec();
+    const text = message.message;
+    const res = await this.writeLock.forDm(target, () =>
+      this.dms
+        .updateOne(
+          { _id: target._id, edit_text_pending: true },
+          { $set: { text, updated_at: new Date() }, $unset: { edit_text_pending: '' } },
+          { timestamps: false },
+        )
+        .exec(),
+    );
     if (res.modifiedCount > 0) this.emitDm(target, 'updated');
   }
 

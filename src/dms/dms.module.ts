@@ -15,6 +15,7 @@ import { DmsIngestService } from './dms-ingest.service';
 import { LegacyLedgerService } from './legacy-ledger.service';
 import { CommentsService } from './comments.service';
 import { DmsController } from './dms.controller';
+import { DmWriteLock } from './dm-write-lock';
 import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dms-stream.service';
 
 @Module({
@@ -36,6 +37,7 @@ import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dm
     ConversationsService,
     CommentsService,
     DmsStreamService,
+    DmWriteLock,
     { provide: DMS_STREAM_OPTIONS, useFactory: () => streamOptionsFromEnv() },
   ],
   exports: [DmsService, DmsIngestService, ConversationsService, LegacyLedgerService],

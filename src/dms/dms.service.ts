@@ -8,6 +8,7 @@ import { AppError, NotFoundError } from '../common/errors/app-error';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import type { SendResult } from '../instagram-graph/instagram-graph.types';
 import { ConversationsService } from './conversations.service';
+import { customerOf, DmWriteLock } from './dm-write-lock';
 import { DmsIngestService, type NewDm } from './dms-ingest.service';
 import {
   CONVERSATION_CHANGED,
@@ -42,14 +43,6 @@ export function serializeDm(doc: LeanDm): DmJson {
 }
 
 /** The customer of a DM: stored on igdm's documents, derived on legacy ones. */
-export function customerOf(
-  dm: Pick<InstagramDm, 'customer_id' | 'direction' | 'sender_id' | 'recipient_id'>,
-): string | undefined {
-  return (
-    dm.customer_id ?? (dm.direction === 'inbound' ? dm.sender_id : dm.recipient_id) ?? undefined
-  );
-}
-
 export function textTooLong(text: string): boolean {
   return Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES;
 }
@@ -87,6 +80,7 @@ export class DmsService {
     private readonly ingest: DmsIngestService,
     private readonly conversationsWriter: ConversationsService,
     private readonly events: EventEmitter2,
+    private readonly writeLock: DmWriteLock,
   ) {}
 
   /** The account ids a query may touch: the caller's, narrowed to one when asked (404 if not theirs). */
@@ -192,17 +186,24 @@ export class DmsService {
     }
     const owned = await this.accounts.listOwnedAccountIds(user);
     // Reference semantics: PATCH reaches soft-deleted documents too (they are the caller's).
-    const before = await this.dms
-      .findOneAndUpdate(
-        { _id: new Types.ObjectId(id), platform_account_id: { $in: owned } },
-        { $set: { ...set, updated_at: new Date() } },
-        { new: false, timestamps: false },
-      )
+    const found = await this.dms
+      .findOne({ _id: new Types.ObjectId(id), platform_account_id: { $in: owned } })
       .lean<LeanDm>()
       .exec();
-    if (!before) throw notFound();
-    const dm = await this.dms.findById(before._id).lean<LeanDm>().exec();
-    if (!dm) throw notFound();
+    if (!found) throw notFound();
+    const [before, dm] = await this.writeLock.forDm(found, async () => {
+      const current = await this.dms
+        .findOneAndUpdate(
+          { _id: found._id },
+          { $set: { ...set, updated_at: new Date() } },
+          { new: false, timestamps: false },
+        )
+        .lean<LeanDm>()
+        .exec();
+      const after = current && (await this.dms.findById(found._id).lean<LeanDm>().exec());
+      return [current, after] as const;
+    });
+    if (!before || !dm) throw notFound();
     if (set.read !== undefined && set.read !== before.read && dm.direction === 'inbound') {
       await this.recount(dm);
     }
@@ -213,20 +214,23 @@ export class DmsService {
 
   async remove(user: AuthUser, id: string, hard: boolean) {
     const owned = await this.accounts.listOwnedAccountIds(user);
-    const filter = { _id: new Types.ObjectId(id), platform_account_id: { $in: owned } };
-    let dm: LeanDm | null;
-    if (hard) {
-      dm = await this.dms.findOneAndDelete(filter).lean<LeanDm>().exec();
-    } else {
-      dm = await this.dms
-        .findOneAndUpdate(
-          filter,
-          { $set: { is_deleted: true, updated_at: new Date() } },
-          { new: true, timestamps: false },
-        )
-        .lean<LeanDm>()
-        .exec();
-    }
+    const found = await this.dms
+      .findOne({ _id: new Types.ObjectId(id), platform_account_id: { $in: owned } })
+      .lean<LeanDm>()
+      .exec();
+    if (!found) throw notFound();
+    const dm = await this.writeLock.forDm(found, () =>
+      hard
+        ? this.dms.findOneAndDelete({ _id: found._id }).lean<LeanDm>().exec()
+        : this.dms
+            .findOneAndUpdate(
+              { _id: found._id },
+              { $set: { is_deleted: true, updated_at: new Date() } },
+              { new: true, timestamps: false },
+            )
+            .lean<LeanDm>()
+            .exec(),
+    );
     if (!dm) throw notFound();
     if (dm.direction === 'inbound') await this.recount(dm);
     this.emitChanged(dm, hard ? 'deleted' : 'updated');
@@ -395,16 +399,20 @@ export class DmsService {
     if (reaction === null) await this.graph.unreact(account.graph, customer, dm.message_id);
     else await this.graph.react(account.graph, customer, dm.message_id, reaction);
 
-    // FerretDB ignores $pull with a condition: rewrite the array from what was read.
-    const others = (dm.reactions ?? []).filter((r) => r.sender_id !== account.igId);
-    const reactions =
-      reaction === null
-        ? others
-        : [...others, { sender_id: account.igId, reaction, at: new Date() }];
-    const updated = await this.dms
-      .findOneAndUpdate({ _id: dm._id }, { $set: { reactions } }, { new: true })
-      .lean<LeanDm>()
-      .exec();
+    // FerretDB ignores $pull with a condition: rewrite the array from a read under the lock.
+    const updated = await this.writeLock.forDm(dm, async () => {
+      const current = await this.dms.findById(dm._id).lean<LeanDm>().exec();
+      if (!current) return null;
+      const others = (current.reactions ?? []).filter((r) => r.sender_id !== account.igId);
+      const reactions =
+        reaction === null
+          ? others
+          : [...others, { sender_id: account.igId, reaction, at: new Date() }];
+      return this.dms
+        .findOneAndUpdate({ _id: dm._id }, { $set: { reactions } }, { new: true })
+        .lean<LeanDm>()
+        .exec();
+    });
     if (!updated) throw notFound();
     this.emitChanged(updated, 'updated');
     return { success: true as const, data: serializeDm(updated) };
@@ -441,28 +449,30 @@ export class DmsService {
     const accountId = conv.platform_account_id;
     const unread = { direction: 'inbound', read: false, is_deleted: { $ne: true } };
     const now = new Date();
-    const [byCustomer, legacy] = await Promise.all([
-      this.dms
-        .updateMany(
-          { platform_account_id: accountId, customer_id: conv.customer_id, ...unread },
-          { $set: { read: true, updated_at: now } },
-          { timestamps: false },
-        )
-        .exec(),
-      // Legacy documents carry no customer_id: the customer is the sender of inbound DMs.
-      this.dms
-        .updateMany(
-          {
-            platform_account_id: accountId,
-            sender_id: conv.customer_id,
-            customer_id: { $exists: false },
-            ...unread,
-          },
-          { $set: { read: true, updated_at: now } },
-          { timestamps: false },
-        )
-        .exec(),
-    ]);
+    const [byCustomer, legacy] = await this.writeLock.forThread(accountId, conv.customer_id, () =>
+      Promise.all([
+        this.dms
+          .updateMany(
+            { platform_account_id: accountId, customer_id: conv.customer_id, ...unread },
+            { $set: { read: true, updated_at: now } },
+            { timestamps: false },
+          )
+          .exec(),
+        // Legacy documents carry no customer_id: the customer is the sender of inbound DMs.
+        this.dms
+          .updateMany(
+            {
+              platform_account_id: accountId,
+              sender_id: conv.customer_id,
+              customer_id: { $exists: false },
+              ...unread,
+            },
+            { $set: { read: true, updated_at: now } },
+            { timestamps: false },
+          )
+          .exec(),
+      ]),
+    );
     await this.conversationsWriter.recountUnread(accountId, conv.customer_id);
     const marked = byCustomer.modifiedCount + legacy.modifiedCount;
     this.events.emit(CONVERSATION_CHANGED, {
