@@ -7,6 +7,7 @@ import type { Business, MetaSimulator } from '../../meta-simulator';
 import { ACCOUNT_CONNECTED } from '../../src/accounts/accounts.types';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DmsIngestService } from '../../src/dms/dms-ingest.service';
+import { AccountsService } from '../../src/accounts/accounts.service';
 import { newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
 import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
@@ -485,6 +486,64 @@ describe('Webhook ingest (e2e)', () => {
         raw: { mid, is_echo: true },
       });
       expect(await dms.countDocuments({ message_id: mid })).toBe(1);
+    });
+
+    it('should keep every field when an echo, a name fill and a reaction hit one message at once', async () => {
+      const { biz, account } = await connected();
+      const c = meta.customer(biz);
+      const ingest = app.app.get(DmsIngestService);
+      const routed = (await app.app.get(AccountsService).resolveForWebhook([biz.igId]))!;
+      for (let round = 0; round < 5; round += 1) {
+        const mid = newMid();
+        const ts = Date.now();
+        const draft = {
+          platform_account_id: account.accountId,
+          user_id: account.userId,
+          ig_id: biz.igId,
+          sender_id: biz.igId,
+          recipient_id: c.igsid,
+          customer_id: c.igsid,
+          message_id: mid,
+          text: `round ${round}`,
+          timestamp: ts,
+          direction: 'outbound' as const,
+          manual_dm: true,
+          source: 'send' as const,
+          raw: { message_id: mid },
+        };
+        await ingest.storeMessage(draft);
+        const base = {
+          entryId: biz.igId,
+          routingIds: [biz.igId],
+          senderId: c.igsid,
+          recipientId: biz.igId,
+          timestamp: ts + 1,
+          isStandby: false,
+        };
+        await Promise.all([
+          ingest.storeMessage({
+            ...draft,
+            source: 'webhook',
+            manual_dm: false,
+            is_echo: true,
+            raw: { mid, is_echo: true },
+          }),
+          ingest.enrichConversation(routed, c.igsid, true),
+          ingest.applyEvent(
+            { ...base, kind: 'reaction', mid, action: 'react', reaction: 'love', emoji: '\u2764' },
+            routed,
+          ),
+          ingest.applyEvent({ ...base, kind: 'read', mid }, routed),
+        ]);
+        const dm = await dms.findOne({ message_id: mid });
+        expect(dm).toMatchObject({
+          is_echo: true,
+          manual_dm: true,
+          seen: true,
+          sender_name: routed.name ?? routed.username,
+          reactions: [expect.objectContaining({ sender_id: c.igsid, reaction: 'love' })],
+        });
+      }
     });
 
     it('should keep one document when the echo arrives before the send stores it', async () => {
