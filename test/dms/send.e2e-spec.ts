@@ -44,8 +44,14 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     const customer: Customer = meta.customer(biz);
     const { mid } = await customer.sends('Hi, is this in stock?');
     const conversationId = `${account.accountId}:${customer.igsid}`;
+    // Wait for the profile enrichment too: tests below rewrite the thread directly, and a
+    // concurrent write by the worker would replace the whole document on FerretDB.
     await waitFor(() =>
-      conversations().findOne({ _id: conversationId, last_inbound_at: { $exists: true } }),
+      conversations().findOne({
+        _id: conversationId,
+        last_inbound_at: { $exists: true },
+        'customer.fetched_at': { $exists: true },
+      }),
     );
     const inbound = await waitFor(() => dms().findOne({ message_id: mid }));
     return {
