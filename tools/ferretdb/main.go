@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"log/slog"
 
@@ -61,6 +62,11 @@ func main() {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
+
+	// Existing data first, so the first queries after READY are indexed; then new tables.
+	keeper := newIDIndexKeeper(*dataDir)
+	keeper.pass(ctx)
+	go keeper.run(ctx, 200*time.Millisecond)
 
 	// The parent process waits for this line before connecting.
 	fmt.Printf("READY %s\n", f.MongoDBURI())
