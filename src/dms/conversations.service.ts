@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model, UpdateQuery } from 'mongoose';
+import { Model, Types, UpdateQuery } from 'mongoose';
 import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { CONVERSATION_CHANGED, ConversationChangedEvent } from './events/dm-events';
 import { CustomerProfile, InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
 
 const PREVIEW_CHARS = 100;
+/** Unnamed DMs remembered per thread (a new thread rarely holds more before its profile). */
+const MAX_UNNAMED = 200;
 
 /** What recordMessage needs of a stored DM. */
 export type ConversationDm = Pick<
@@ -67,8 +69,14 @@ export class ConversationsService {
    */
   async recordMessage(
     dm: ConversationDm,
-    opts: { newUnread?: boolean; preview?: boolean; referral?: Record<string, unknown> } = {},
-  ): Promise<string> {
+    opts: {
+      newUnread?: boolean;
+      preview?: boolean;
+      referral?: Record<string, unknown>;
+      /** A DM stored without the customer's name: remembered for naming, unless known now. */
+      unnamedDmId?: Types.ObjectId;
+    } = {},
+  ): Promise<{ id: string; customerName?: string }> {
     return this.serialized(
       this.conversationId(dm.platform_account_id, dm.customer_id ?? ''),
       async () => {
@@ -93,35 +101,41 @@ export class ConversationsService {
         if (opts.newUnread) update.$inc = { unread_count: 1 };
         if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
         if (Object.keys(update.$max as object).length === 0) delete update.$max;
-        await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
-
+        // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
+        // a bare `{_id}` filter from an index, anything more scans the collection.
+        const current = await this.conversations
+          .findById(_id, {
+            'last_message.timestamp': 1,
+            'customer.name': 1,
+            'customer.username': 1,
+            unnamed_dm_ids: 1,
+          })
+          .lean()
+          .exec();
+        const customerName = current?.customer?.name ?? current?.customer?.username;
+        if (opts.unnamedDmId && !customerName) {
+          if ((current?.unnamed_dm_ids?.length ?? 0) < MAX_UNNAMED) {
+            update.$push = { unnamed_dm_ids: opts.unnamedDmId };
+          } else {
+            (update.$set as Record<string, unknown>).unnamed_overflow = true;
+          }
+        }
         if (opts.preview !== false) {
           // Only a newer message replaces the preview (events arrive out of order).
-          await this.conversations
-            .updateOne(
-              {
-                _id,
-                $or: [
-                  { 'last_message.timestamp': { $exists: false } },
-                  { 'last_message.timestamp': { $lte: dm.timestamp ?? 0 } },
-                ],
-              },
-              {
-                $set: {
-                  last_message: {
-                    message_id: dm.message_id,
-                    preview: previewOf(dm),
-                    direction: dm.direction,
-                    message_type: dm.message_type,
-                    timestamp: dm.timestamp,
-                  },
-                },
-              },
-            )
-            .exec();
+          const shown = current?.last_message?.timestamp;
+          if (shown === undefined || shown === null || shown <= (dm.timestamp ?? 0)) {
+            (update.$set as Record<string, unknown>).last_message = {
+              message_id: dm.message_id,
+              preview: previewOf(dm),
+              direction: dm.direction,
+              message_type: dm.message_type,
+              timestamp: dm.timestamp,
+            };
+          }
         }
+        await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
         this.emitChanged(dm.user_id ?? '', dm.platform_account_id, _id);
-        return _id;
+        return { id: _id, ...(customerName ? { customerName } : {}) };
       },
     );
   }
@@ -129,12 +143,13 @@ export class ConversationsService {
   /** After an unsend: the preview of that message is cleared. */
   async clearPreview(accountId: string, customerId: string, mid: string): Promise<void> {
     return this.serialized(this.conversationId(accountId, customerId), async () => {
-      await this.conversations
-        .updateOne(
-          { _id: this.conversationId(accountId, customerId), 'last_message.message_id': mid },
-          { $set: { 'last_message.preview': '' } },
-        )
+      const _id = this.conversationId(accountId, customerId);
+      const current = await this.conversations
+        .findById(_id, { 'last_message.message_id': 1 })
+        .lean()
         .exec();
+      if (current?.last_message?.message_id !== mid) return;
+      await this.conversations.updateOne({ _id }, { $set: { 'last_message.preview': '' } }).exec();
     });
   }
 
@@ -190,6 +205,31 @@ export class ConversationsService {
           },
         )
         .exec();
+    });
+  }
+
+  /**
+   * Hands over the DMs waiting for the customer's name and forgets them. `overflow`: more were
+   * stored than remembered, so the caller must name the thread's DMs by query.
+   */
+  async takeUnnamed(
+    accountId: string,
+    customerId: string,
+  ): Promise<{ ids: Types.ObjectId[]; overflow: boolean }> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      const _id = this.conversationId(accountId, customerId);
+      const current = await this.conversations
+        .findById(_id, { unnamed_dm_ids: 1, unnamed_overflow: 1 })
+        .lean()
+        .exec();
+      const ids = current?.unnamed_dm_ids ?? [];
+      const overflow = current?.unnamed_overflow === true;
+      if (ids.length > 0 || overflow) {
+        await this.conversations
+          .updateOne({ _id }, { $unset: { unnamed_dm_ids: '', unnamed_overflow: '' } })
+          .exec();
+      }
+      return { ids, overflow };
     });
   }
 

@@ -84,7 +84,13 @@ const FILLABLE = [
   'postback',
   'is_standby',
   'is_unsupported',
+  'comment_id',
 ] as const;
+
+/** The customer's side of a message: they sent the inbound ones and received the outbound ones. */
+function customerNameField(direction: Direction | undefined): 'sender_name' | 'recipient_name' {
+  return direction === 'outbound' ? 'recipient_name' : 'sender_name';
+}
 
 function isDuplicateKey(error: unknown): boolean {
   return (
@@ -192,7 +198,7 @@ export class DmsIngestService {
         }
       }
     }
-    await this.recordInConversation(dm, draft, opts);
+    dm = await this.recordInConversation(dm, draft, opts);
     this.emitDm(dm, created ? 'created' : 'updated');
     return { dm, created };
   }
@@ -292,6 +298,9 @@ export class DmsIngestService {
     const set: Record<string, unknown> = {};
     if (draft.source === 'send') {
       if (!existing.manual_dm) set.manual_dm = true;
+      // The echo of a private reply looks like any text; only the send knows what it was.
+      if (draft.message_type === 'private_reply' && existing.message_type !== 'private_reply')
+        set.message_type = 'private_reply';
       if (draft.user_id && existing.user_id !== draft.user_id) set.user_id = draft.user_id;
       if (
         draft.send_status &&
@@ -335,21 +344,38 @@ export class DmsIngestService {
     return updated ?? existing;
   }
 
+  /**
+   * Records the DM on its thread. A DM without the customer's name gets it here when the thread
+   * knows it by now, or is remembered on the thread for enrichment to name (see fillNames).
+   * Runs under the thread's write lock (storeMessage).
+   */
   private async recordInConversation(
     dm: StoredDm,
     draft: NewDm,
     opts: { preview?: boolean },
-  ): Promise<void> {
-    if (!dm.customer_id) return;
+  ): Promise<StoredDm> {
+    if (!dm.customer_id) return dm;
     // The unread +1 happens once per mid, whoever stored it (claimed on the ledger).
     let newUnread = false;
     if (dm.direction === 'inbound' && !dm.read && !dm.is_unsent && !dm.is_deleted) {
       newUnread = await this.claimOnce(`${dm.message_id}#unread`);
     }
-    await this.conversations.recordMessage(
+    const nameField = customerNameField(dm.direction);
+    const unnamed = !dm[nameField];
+    const { customerName } = await this.conversations.recordMessage(
       { ...dm, user_id: dm.user_id ?? draft.user_id },
-      { newUnread, preview: opts.preview, referral: draft.referral },
+      {
+        newUnread,
+        preview: opts.preview,
+        referral: draft.referral,
+        ...(unnamed ? { unnamedDmId: dm._id } : {}),
+      },
     );
+    if (!unnamed || !customerName) return dm;
+    await this.dms
+      .updateOne({ _id: dm._id }, { $set: { [nameField]: customerName } }, { timestamps: false })
+      .exec();
+    return { ...dm, [nameField]: customerName };
   }
 
   // ------------------------------------------------------------------ webhook events
@@ -611,10 +637,9 @@ export class DmsIngestService {
           };
     const res = await this.dms
       .updateOne(
-        {
-          _id: dm._id,
-          $or: [{ edit_count: { $exists: false } }, { edit_count: { $lte: event.numEdit } }],
-        },
+        // `dm` was read under the thread's write lock and checked above; a bare `{_id}` filter is
+        // the only one FerretDB serves from an index.
+        { _id: dm._id },
         update,
         { timestamps: false },
       )
@@ -811,27 +836,40 @@ export class DmsIngestService {
   /** Base delay of the profile retry backoff (tests shorten it). */
   retryBaseMs = 5_000;
 
+  /**
+   * Puts the customer's name on the thread's DMs stored before it was known. They are named by
+   * id (remembered on the thread when stored); only an overflowing thread is named by query,
+   * which FerretDB answers with a scan. The business's name is set when a DM is stored.
+   */
   private async fillNames(
     account: RoutedAccount,
     customerId: string,
     customerName: string | undefined,
   ): Promise<void> {
-    const business = account.name ?? account.username;
-    const scope = { platform_account_id: account.accountId, customer_id: customerId };
-    // The customer's name goes on their side of each message, the business's on the other.
-    const fills: [Direction, 'sender_name' | 'recipient_name', string | undefined][] = [
-      ['inbound', 'sender_name', customerName],
-      ['outbound', 'recipient_name', customerName],
-      ['inbound', 'recipient_name', business],
-      ['outbound', 'sender_name', business],
-    ];
+    if (!customerName) return;
+    const { ids, overflow } = await this.conversations.takeUnnamed(account.accountId, customerId);
     await this.writeLock.forThread(account.accountId, customerId, async () => {
-      for (const [direction, field, name] of fills) {
-        if (!name) continue;
+      for (const _id of ids) {
+        const dm = await this.dms.findById(_id, {
+          direction: 1,
+          sender_name: 1,
+          recipient_name: 1,
+        });
+        if (!dm) continue;
+        const field = customerNameField(dm.direction);
+        if (dm[field]) continue;
+        await this.dms
+          .updateOne({ _id }, { $set: { [field]: customerName } }, { timestamps: false })
+          .exec();
+      }
+      if (!overflow) return;
+      const scope = { platform_account_id: account.accountId, customer_id: customerId };
+      for (const direction of ['inbound', 'outbound'] as const) {
+        const field = customerNameField(direction);
         await this.dms
           .updateMany(
             { ...scope, direction, [field]: { $exists: false } },
-            { $set: { [field]: name } },
+            { $set: { [field]: customerName } },
           )
           .exec();
       }
@@ -846,15 +884,17 @@ export class DmsIngestService {
     const message = await this.graph.getMessage(graphAccount, mid);
     if (typeof message.message !== 'string') return;
     const text = message.message;
-    const res = await this.writeLock.forDm(target, () =>
-      this.dms
+    const res = await this.writeLock.forDm(target, async () => {
+      const current = await this.dms.findById(target._id, { edit_text_pending: 1 }).lean().exec();
+      if (!current?.edit_text_pending) return { modifiedCount: 0 };
+      return this.dms
         .updateOne(
-          { _id: target._id, edit_text_pending: true },
+          { _id: target._id },
           { $set: { text, updated_at: new Date() }, $unset: { edit_text_pending: '' } },
           { timestamps: false },
         )
-        .exec(),
-    );
+        .exec();
+    });
     if (res.modifiedCount > 0) this.emitDm(target, 'updated');
   }
 

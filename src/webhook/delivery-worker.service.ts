@@ -8,7 +8,6 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
-import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
 import { AccountsService } from '../accounts/accounts.service';
 import {
@@ -20,10 +19,13 @@ import { ConversationsService } from '../dms/conversations.service';
 import { DmsIngestService } from '../dms/dms-ingest.service';
 import { parseDelivery } from './event-parser';
 import { WebhookDelivery } from './schemas/webhook-delivery.schema';
-import { errorName, NO_LEASE } from './webhook.service';
+import { errorName, NO_LEASE, WebhookService } from './webhook.service';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
 type Task = () => Promise<void>;
+
+const ROUTE_CACHE_MS = 1_000;
+const SEEN_WRITE_INTERVAL_MS = 60_000;
 
 /**
  * Processes acknowledged deliveries: woken with the new ids right after each ack, plus a start-up
@@ -36,7 +38,11 @@ type Task = () => Promise<void>;
 export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly tuning: WebhookTuning;
-  private readonly owner = randomUUID();
+  private readonly owner: string;
+  /** Routing lookups shared by the deliveries of the next second (two scans each on FerretDB). */
+  private readonly routes = new Map<string, { account: RoutedAccount | null; until: number }>();
+  /** When each account's last-webhook time was last written (health; at most once a minute). */
+  private readonly seenWritten = new Map<string, number>();
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private running = 0;
@@ -52,8 +58,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     private readonly accounts: AccountsService,
     private readonly ingest: DmsIngestService,
     private readonly conversations: ConversationsService,
+    webhooks: WebhookService,
     @Inject(ConfigService) config: ConfigService,
   ) {
+    this.owner = webhooks.instanceId;
     this.tuning = webhookTuning(config);
     this.ingest.retryBaseMs = this.tuning.enrichRetryMs;
   }
@@ -159,6 +167,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   /** An account was connected: replay deliveries that named it while it was unknown. */
   @OnEvent(ACCOUNT_CONNECTED, { async: true, suppressErrors: true })
   async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
+    this.routes.clear();
     const ids = (
       await this.deliveries
         .find({ unroutable_ids: event.igId }, { _id: 1 })
@@ -186,21 +195,33 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
   async process(id: string): Promise<void> {
     const now = new Date();
-    const claimed = await this.deliveries
-      .findOneAndUpdate(
-        { _id: new Types.ObjectId(id), status: 'pending', lease_until: { $lt: now } },
-        {
-          $set: {
-            lease_until: new Date(now.getTime() + this.tuning.leaseMs),
-            lease_owner: this.owner,
+    const current = await this.deliveries.findById(id).lean().exec();
+    if (!current || current.status !== 'pending') return;
+    let claimed: typeof current | null = current;
+    let attempts = current.attempts + 1;
+    const leasedToUs =
+      current.lease_owner === this.owner && !!current.lease_until && current.lease_until > now;
+    if (!leasedToUs) {
+      if (current.lease_until && current.lease_until > now) return; // another instance's
+      // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
+      // instances may both win, and processing twice changes nothing).
+      claimed = await this.deliveries
+        .findOneAndUpdate(
+          { _id: current._id, status: 'pending', lease_until: { $lt: now } },
+          {
+            $set: {
+              lease_until: new Date(now.getTime() + this.tuning.leaseMs),
+              lease_owner: this.owner,
+            },
+            $inc: { attempts: 1 },
           },
-          $inc: { attempts: 1 },
-        },
-        { new: true },
-      )
-      .lean()
-      .exec();
-    if (!claimed) return;
+          { new: true },
+        )
+        .lean()
+        .exec();
+      if (!claimed) return;
+      attempts = claimed.attempts;
+    }
 
     const counts: Record<string, number> = {};
     const bump = (key: string) => (counts[key] = (counts[key] ?? 0) + 1);
@@ -220,7 +241,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
         const key = event.routingIds.join(',');
         let account = cache.get(key);
         if (account === undefined) {
-          account = await this.accounts.resolveForWebhook(event.routingIds);
+          account = await this.route(event.routingIds);
           cache.set(key, account);
         }
         if (!account) {
@@ -244,12 +265,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
         for (const customerId of result.enrich ?? []) enrich.push([account, customerId]);
         if (result.refetchMid) refetch.push([account, result.refetchMid]);
       }
-      const done = await this.deliveries
+      // By _id alone: FerretDB serves nothing else from an index.
+      await this.deliveries
         .updateOne(
-          { _id: claimed._id, lease_owner: this.owner },
+          { _id: claimed._id },
           {
             $set: {
               status: 'processed',
+              attempts,
               processed_at: new Date(),
               result: { ...counts, accounts: routed.size },
               ...(unroutable.size > 0 ? { unroutable_ids: [...unroutable] } : {}),
@@ -263,18 +286,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
           },
         )
         .exec();
-      if (done.matchedCount === 0)
-        this.logger.warn({ deliveryId: id }, 'delivery lease lost before completion');
       if (unroutable.size > 0)
         this.logger.log(
           { deliveryId: id, unroutable: unroutable.size },
           'delivery names unknown accounts',
         );
     } catch (error) {
-      await this.failed(claimed._id, claimed.attempts, error);
+      await this.failed(claimed._id, attempts, error);
       return;
     }
     for (const account of routed.values()) {
+      const last = this.seenWritten.get(account.accountId) ?? 0;
+      if (now.getTime() - last < SEEN_WRITE_INTERVAL_MS) continue;
+      this.seenWritten.set(account.accountId, now.getTime());
       this.accounts
         .recordWebhookSeen(account.accountId, now)
         .catch((error: unknown) =>
@@ -300,16 +324,34 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     const retryAt = new Date(Date.now() + this.tuning.retryBaseMs * 2 ** Math.max(0, attempts - 1));
     await this.deliveries
       .updateOne(
-        { _id, lease_owner: this.owner },
+        { _id },
         final
           ? {
-              $set: { status: 'failed', last_error: reason, processed_at: new Date() },
+              $set: { status: 'failed', last_error: reason, processed_at: new Date(), attempts },
               $unset: { lease_until: '', lease_owner: '' },
             }
-          : { $set: { last_error: reason, lease_until: retryAt }, $unset: { lease_owner: '' } },
+          : {
+              $set: { last_error: reason, lease_until: retryAt, attempts },
+              $unset: { lease_owner: '' },
+            },
       )
       .exec()
       .catch(() => undefined);
+  }
+
+  /**
+   * The account of an entry. Cached for a second: under load hundreds of deliveries name the same
+   * account, and a settings change (disable) still takes effect within that second.
+   */
+  private async route(ids: string[]): Promise<RoutedAccount | null> {
+    const key = ids.join(',');
+    const now = Date.now();
+    const hit = this.routes.get(key);
+    if (hit && hit.until > now) return hit.account;
+    const account = await this.accounts.resolveForWebhook(ids);
+    if (this.routes.size > 10_000) this.routes.clear();
+    this.routes.set(key, { account, until: now + ROUTE_CACHE_MS });
+    return account;
   }
 
   private enrichLater(account: RoutedAccount, customerId: string): void {

@@ -490,10 +490,15 @@ describe('Webhook ingest (e2e)', () => {
 
     it('should keep every field when an echo, a name fill and a reaction hit one message at once', async () => {
       const { biz, account } = await connected();
-      const c = meta.customer(biz);
+      // The customer wrote once (so Graph gives its profile), but that delivery never came:
+      // the thread starts with our message, stored before the customer's name is known.
+      const c = meta.customer(biz, { name: 'Dana', username: 'dana' });
+      const drop = meta.dropDeliveries({ count: 1 });
+      await c.sends('hello?');
+      drop.clear();
       const ingest = app.app.get(DmsIngestService);
       const routed = (await app.app.get(AccountsService).resolveForWebhook([biz.igId]))!;
-      for (let round = 0; round < 5; round += 1) {
+      for (let round = 0; round < 3; round += 1) {
         const mid = newMid();
         const ts = Date.now();
         const draft = {
@@ -540,10 +545,54 @@ describe('Webhook ingest (e2e)', () => {
           is_echo: true,
           manual_dm: true,
           seen: true,
-          sender_name: routed.name ?? routed.username,
+          recipient_name: 'Dana',
           reactions: [expect.objectContaining({ sender_id: c.igsid, reaction: 'love' })],
         });
       }
+    });
+
+    it('should keep a private reply linked to its comment when its echo was stored first', async () => {
+      const { biz, account } = await connected();
+      const c = meta.customer(biz);
+      const ingest = app.app.get(DmsIngestService);
+      const mid = newMid();
+      const ts = Date.now();
+      const common = {
+        platform_account_id: account.accountId,
+        ig_id: biz.igId,
+        sender_id: biz.igId,
+        recipient_id: c.igsid,
+        customer_id: c.igsid,
+        message_id: mid,
+        text: 'Sent you the price',
+        timestamp: ts,
+        direction: 'outbound' as const,
+      };
+      await ingest.storeMessage({
+        ...common,
+        user_id: account.userId,
+        is_echo: true,
+        source: 'webhook',
+        raw: { mid, is_echo: true },
+      });
+      const { dm, created } = await ingest.storeMessage({
+        ...common,
+        user_id: account.userId,
+        manual_dm: true,
+        message_type: 'private_reply',
+        comment_id: '17900000000000001',
+        source: 'send',
+        send_status: 'sent',
+        raw: { message_id: mid },
+      });
+      expect(created).toBe(false);
+      expect(dm).toMatchObject({
+        is_echo: true,
+        manual_dm: true,
+        message_type: 'private_reply',
+        comment_id: '17900000000000001',
+      });
+      expect(await dms.countDocuments({ message_id: mid })).toBe(1);
     });
 
     it('should keep one document when the echo arrives before the send stores it', async () => {

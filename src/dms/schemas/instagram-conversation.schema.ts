@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+import { HydratedDocument, Schema as MongooseSchema, Types } from 'mongoose';
 
 @Schema({ _id: false, versionKey: false })
 export class CustomerProfile {
@@ -49,6 +49,14 @@ export class InstagramConversation {
   @Prop() profile_pending?: boolean;
   @Prop() profile_attempts?: number;
   @Prop() profile_retry_at?: Date;
+  /**
+   * DMs stored before the customer's name was known, to be named once the profile arrives:
+   * naming them by id avoids a query by customer, which FerretDB answers with a full scan.
+   */
+  @Prop({ type: [MongooseSchema.Types.ObjectId], default: undefined })
+  unnamed_dm_ids?: Types.ObjectId[];
+  /** More unnamed DMs than the list holds: the next naming falls back to a query. */
+  @Prop() unnamed_overflow?: boolean;
   /** Last referral (ig.me link or ad) that opened or reopened the thread. */
   @Prop({ type: MongooseSchema.Types.Mixed }) last_referral?: Record<string, unknown>;
   created_at?: Date;
