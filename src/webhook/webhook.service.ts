@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectModel } from '@nestjs/mongoose';
+import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
+import { entryIds } from './event-parser';
 import { DeliveryStatus, WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
@@ -13,6 +15,8 @@ interface Waiter {
 
 /** Epoch: a pending delivery's lease has always "expired", so the claim filter stays one range. */
 export const NO_LEASE = new Date(0);
+/** Failed deliveries read to attribute them to accounts (they are rare and kept until purged). */
+const FAILED_SCAN_LIMIT = 200;
 
 /**
  * Persist, then acknowledge. Deliveries arriving within a few ms share one insertMany
@@ -23,6 +27,12 @@ export const NO_LEASE = new Date(0);
 export class WebhookService {
   private readonly logger = new Logger(WebhookService.name);
   private readonly tuning: WebhookTuning;
+  /**
+   * This instance's worker identity. Deliveries acknowledged here are leased to it from the
+   * start, so its worker processes them without a claim write (and other instances leave them
+   * alone until the lease passes, e.g. after a crash).
+   */
+  readonly instanceId = randomUUID();
   private queue: Waiter[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
@@ -40,13 +50,15 @@ export class WebhookService {
     status: Extract<DeliveryStatus, 'pending' | 'ignored'>,
   ): Promise<string> {
     const now = new Date();
+    const leased = status === 'pending' && this.tuning.workerEnabled;
     const doc = {
       _id: new Types.ObjectId(),
       raw_body: rawBody.toString('utf8'),
       received_at: now,
       status,
       attempts: 0,
-      lease_until: NO_LEASE,
+      lease_until: leased ? new Date(now.getTime() + this.tuning.leaseMs) : NO_LEASE,
+      ...(leased ? { lease_owner: this.instanceId } : {}),
       ...(status === 'ignored' ? { processed_at: now } : {}),
     } as WebhookDelivery & { _id: Types.ObjectId };
     await new Promise<void>((resolve, reject) => {
@@ -115,6 +127,48 @@ export class WebhookService {
         ...(d.processed_at ? { processed_at: d.processed_at } : {}),
       })),
     };
+  }
+
+  /**
+   * Per business account id: deliveries waiting for an account to be connected (`unroutable_ids`)
+   * and deliveries that failed processing. A failed delivery records no account, so it is
+   * attributed by the entry ids of its body (the most recent FAILED_SCAN_LIMIT only).
+   */
+  async countsForAccounts(
+    igIds: string[],
+  ): Promise<Record<string, { unroutable: number; failed: number }>> {
+    const counts = new Map(igIds.map((id) => [id, { unroutable: 0, failed: 0 }]));
+    if (igIds.length === 0) return {};
+    const [unroutable, failed] = await Promise.all([
+      this.deliveries
+        .find({ unroutable_ids: { $in: igIds } }, { _id: 0, unroutable_ids: 1 })
+        .lean()
+        .exec(),
+      this.deliveries
+        .find({ status: 'failed' }, { _id: 0, raw_body: 1 })
+        .sort({ processed_at: -1 })
+        .limit(FAILED_SCAN_LIMIT)
+        .lean()
+        .exec(),
+    ]);
+    for (const d of unroutable)
+      for (const id of d.unroutable_ids ?? []) {
+        const c = counts.get(id);
+        if (c) c.unroutable += 1;
+      }
+    for (const d of failed) {
+      let body: unknown;
+      try {
+        body = JSON.parse(d.raw_body);
+      } catch {
+        continue;
+      }
+      for (const id of entryIds(body)) {
+        const c = counts.get(id);
+        if (c) c.failed += 1;
+      }
+    }
+    return Object.fromEntries(counts);
   }
 }
 
