@@ -76,7 +76,7 @@ export class ConversationsService {
       /** A DM stored without the customer's name: remembered for naming, unless known now. */
       unnamedDmId?: Types.ObjectId;
     } = {},
-  ): Promise<{ id: string; customerName?: string }> {
+  ): Promise<{ id: string; customerName?: string; profileFetchedAt?: Date }> {
     return this.serialized(
       this.conversationId(dm.platform_account_id, dm.customer_id ?? ''),
       async () => {
@@ -108,6 +108,7 @@ export class ConversationsService {
             'last_message.timestamp': 1,
             'customer.name': 1,
             'customer.username': 1,
+            'customer.fetched_at': 1,
             unnamed_dm_ids: 1,
           })
           .lean()
@@ -135,7 +136,12 @@ export class ConversationsService {
         }
         await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
         this.emitChanged(dm.user_id ?? '', dm.platform_account_id, _id);
-        return { id: _id, ...(customerName ? { customerName } : {}) };
+        const profileFetchedAt = current?.customer?.fetched_at;
+        return {
+          id: _id,
+          ...(customerName ? { customerName } : {}),
+          ...(profileFetchedAt ? { profileFetchedAt: new Date(profileFetchedAt) } : {}),
+        };
       },
     );
   }

@@ -87,6 +87,13 @@ const FILLABLE = [
   'comment_id',
 ] as const;
 
+export interface StoreResult {
+  dm: StoredDm;
+  created: boolean;
+  /** When the thread's customer profile was last fetched (enrichment is due after a day). */
+  profileFetchedAt?: Date;
+}
+
 /** The customer's side of a message: they sent the inbound ones and received the outbound ones. */
 function customerNameField(direction: Direction | undefined): 'sender_name' | 'recipient_name' {
   return direction === 'outbound' ? 'recipient_name' : 'sender_name';
@@ -138,10 +145,7 @@ export class DmsIngestService {
    * after its echo sets manual_dm and user_id. Pending events recorded on the ledger are applied
    * when the message is first stored. Updates the conversation and emits `dm.changed`.
    */
-  storeMessage(
-    draft: NewDm,
-    opts: { preview?: boolean } = {},
-  ): Promise<{ dm: StoredDm; created: boolean }> {
+  storeMessage(draft: NewDm, opts: { preview?: boolean } = {}): Promise<StoreResult> {
     return this.writeLock.forThread(draft.platform_account_id, draft.customer_id, () =>
       this.storeMessageLocked(draft, opts),
     );
@@ -150,11 +154,23 @@ export class DmsIngestService {
   private async storeMessageLocked(
     draft: NewDm,
     opts: { preview?: boolean },
-  ): Promise<{ dm: StoredDm; created: boolean }> {
+  ): Promise<StoreResult> {
     const mid = draft.message_id;
-    const entry = await this.ledger.findById(mid).lean().exec();
     let existing: StoredDm | null = null;
-    let dmId = entry?.dm_id;
+    let dmId: Types.ObjectId | undefined;
+    // The common case, a new mid, costs one insert: the ledger entry claims the mid at once.
+    let newMid = false;
+    if (!this.legacyLedger.mayHaveUnledgeredDms()) {
+      const candidate = new Types.ObjectId();
+      newMid = await this.insertOnce({
+        _id: mid,
+        dm_id: candidate,
+        platform_account_id: draft.platform_account_id,
+        created_at: new Date(),
+      });
+      if (newMid) dmId = candidate;
+    }
+    if (!dmId) dmId = (await this.ledger.findById(mid).lean().exec())?.dm_id;
 
     if (!dmId) {
       // Legacy data (the Python service) has documents but no ledger entries until the
@@ -167,7 +183,7 @@ export class DmsIngestService {
       dmId = claimed.dm_id ?? candidate;
       if (legacy && legacy._id.equals(dmId)) existing = legacy;
     }
-    existing ??= await this.dms.findById(dmId).lean<StoredDm>().exec();
+    if (!newMid) existing ??= await this.dms.findById(dmId).lean<StoredDm>().exec();
 
     let created = false;
     let dm: StoredDm;
@@ -198,9 +214,10 @@ export class DmsIngestService {
         }
       }
     }
-    dm = await this.recordInConversation(dm, draft, opts);
+    const recorded = await this.recordInConversation(dm, draft, opts);
+    dm = recorded.dm;
     this.emitDm(dm, created ? 'created' : 'updated');
-    return { dm, created };
+    return { dm, created, profileFetchedAt: recorded.profileFetchedAt };
   }
 
   /**
@@ -353,8 +370,8 @@ export class DmsIngestService {
     dm: StoredDm,
     draft: NewDm,
     opts: { preview?: boolean },
-  ): Promise<StoredDm> {
-    if (!dm.customer_id) return dm;
+  ): Promise<{ dm: StoredDm; profileFetchedAt?: Date }> {
+    if (!dm.customer_id) return { dm };
     // The unread +1 happens once per mid, whoever stored it (claimed on the ledger).
     let newUnread = false;
     if (dm.direction === 'inbound' && !dm.read && !dm.is_unsent && !dm.is_deleted) {
@@ -362,7 +379,7 @@ export class DmsIngestService {
     }
     const nameField = customerNameField(dm.direction);
     const unnamed = !dm[nameField];
-    const { customerName } = await this.conversations.recordMessage(
+    const { customerName, profileFetchedAt } = await this.conversations.recordMessage(
       { ...dm, user_id: dm.user_id ?? draft.user_id },
       {
         newUnread,
@@ -371,11 +388,11 @@ export class DmsIngestService {
         ...(unnamed ? { unnamedDmId: dm._id } : {}),
       },
     );
-    if (!unnamed || !customerName) return dm;
+    if (!unnamed || !customerName) return { dm, profileFetchedAt };
     await this.dms
       .updateOne({ _id: dm._id }, { $set: { [nameField]: customerName } }, { timestamps: false })
       .exec();
-    return { ...dm, [nameField]: customerName };
+    return { dm: { ...dm, [nameField]: customerName }, profileFetchedAt };
   }
 
   // ------------------------------------------------------------------ webhook events
@@ -485,17 +502,9 @@ export class DmsIngestService {
     if (event.quickReply) draft.quick_reply = event.quickReply;
     if (event.referral) draft.referral = event.referral;
     if (event.isUnsupported) draft.is_unsupported = true;
-    // Customer name from the thread's cached profile, when there is one.
-    const conv = await this.conversations.findById(account.accountId, customerId);
-    const name = conv?.customer?.name ?? conv?.customer?.username;
-    if (name) {
-      if (outbound) draft.recipient_name = name;
-      else draft.sender_name = name;
-    }
-    const { created } = await this.storeMessage(draft);
-    const fresh =
-      conv?.customer?.fetched_at &&
-      Date.now() - new Date(conv.customer.fetched_at).getTime() < PROFILE_TTL_MS;
+    // The customer's name comes from the thread's cached profile while the DM is recorded.
+    const { created, profileFetchedAt } = await this.storeMessage(draft);
+    const fresh = profileFetchedAt && Date.now() - profileFetchedAt.getTime() < PROFILE_TTL_MS;
     return {
       outcome: created ? 'stored' : 'duplicate',
       ...(fresh ? {} : { enrich: [customerId] }),

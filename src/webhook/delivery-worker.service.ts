@@ -344,13 +344,17 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
    * account, and a settings change (disable) still takes effect within that second.
    */
   private async route(ids: string[]): Promise<RoutedAccount | null> {
-    const key = ids.join(',');
     const now = Date.now();
+    // Usually entry.id names the account; then the other ids (the customer's) do not matter.
+    const byEntry = this.routes.get(ids[0]);
+    if (byEntry?.account && byEntry.until > now) return byEntry.account;
+    const key = ids.join(',');
     const hit = this.routes.get(key);
     if (hit && hit.until > now) return hit.account;
     const account = await this.accounts.resolveForWebhook(ids);
     if (this.routes.size > 10_000) this.routes.clear();
-    this.routes.set(key, { account, until: now + ROUTE_CACHE_MS });
+    const until = now + ROUTE_CACHE_MS;
+    this.routes.set(account?.igId === ids[0] ? ids[0] : key, { account, until });
     return account;
   }
 
