@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
+import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
 import type { AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/errors/app-error';
@@ -16,7 +17,9 @@ import { AccountTokensService } from './account-tokens.service';
 import { AccountsService } from './accounts.service';
 import { ACCOUNT_CONNECTED, AccountConnectedEvent, CONNECT_SCOPES } from './accounts.types';
 import { OAuthStateService } from './oauth-state.service';
+import { missingScopes } from './accounts.service';
 import { Account, AccountStatus, INSTAGRAM_PLATFORM } from './schemas/account.schema';
+import { ConnectLock } from './schemas/connect-lock.schema';
 import { UserSettingsService } from './user-settings.service';
 
 export const CALLBACK_PATH = '/accounts/instagram/callback';
@@ -27,6 +30,7 @@ export type ConnectErrorCode =
   | 'OAUTH_CODE_INVALID'
   | 'META_ERROR'
   | 'ACCOUNT_OWNED_BY_ANOTHER_USER'
+  | 'CONNECT_IN_PROGRESS'
   | 'INTERNAL_ERROR';
 
 export interface CallbackQuery {
@@ -34,6 +38,13 @@ export interface CallbackQuery {
   state?: string;
   error?: string;
 }
+
+const DUPLICATE_KEY = 11000;
+/** Longest a connect holds its Instagram account (Meta calls included); a crash frees it after. */
+const LOCK_MS = 60_000;
+/** How long a second connect of the same account waits for the first before giving up. */
+const LOCK_WAIT_MS = 10_000;
+const LOCK_POLL_MS = 50;
 
 class ConnectFailure extends Error {
   constructor(readonly code: ConnectErrorCode) {
@@ -54,6 +65,7 @@ export class AccountConnectService {
 
   constructor(
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
+    @InjectModel(ConnectLock.name) private readonly locks: Model<ConnectLock>,
     private readonly graph: InstagramGraphService,
     private readonly states: OAuthStateService,
     private readonly tokens: AccountTokensService,
@@ -79,8 +91,13 @@ export class AccountConnectService {
   /** Never throws: every outcome is a redirect to the frontend. */
   async callback(query: CallbackQuery): Promise<string> {
     try {
-      const accountId = await this.connect(query);
-      return this.frontend({ instagram: 'connected', account_id: accountId });
+      const { accountId, missing } = await this.connect(query);
+      return this.frontend({
+        instagram: 'connected',
+        account_id: accountId,
+        // The user unticked permissions on Instagram's consent screen: tell the dashboard.
+        ...(missing.length ? { missing_scopes: missing.join(',') } : {}),
+      });
     } catch (error) {
       const code = error instanceof ConnectFailure ? error.code : 'INTERNAL_ERROR';
       if (!(error instanceof ConnectFailure))
@@ -89,7 +106,7 @@ export class AccountConnectService {
     }
   }
 
-  private async connect(query: CallbackQuery): Promise<string> {
+  private async connect(query: CallbackQuery): Promise<{ accountId: string; missing: string[] }> {
     if (query.error) {
       this.logger.log({ error: query.error.slice(0, 50) }, 'instagram connect denied');
       throw new ConnectFailure('OAUTH_DENIED');
@@ -113,6 +130,27 @@ export class AccountConnectService {
         'code exchange and /me name different accounts',
       );
 
+    const missing = missingScopes(short.permissions) ?? [];
+    if (missing.length)
+      this.logger.warn({ igId, missing }, 'instagram connect: scopes not granted');
+
+    const lock = await this.lock(igId);
+    try {
+      const accountId = await this.connectLocked(userId, igId, short, long, me);
+      return { accountId, missing };
+    } finally {
+      await this.unlock(igId, lock);
+    }
+  }
+
+  /** The ownership check and the write, while this process holds the account's connect lock. */
+  private async connectLocked(
+    userId: string,
+    igId: string,
+    short: ShortLivedToken,
+    long: LongLivedToken,
+    me: InstagramMe,
+  ): Promise<string> {
     const existing = await this.accounts
       .find({
         $or: [{ 'instagram_data.ig_id': igId }, { 'instagram_data.id': igId }],
@@ -147,6 +185,47 @@ export class AccountConnectService {
     this.events.emit(ACCOUNT_CONNECTED, event);
     this.logger.log({ accountId, igId, reconnected: !!mine }, 'instagram account connected');
     return accountId;
+  }
+
+  /**
+   * Claims the Instagram account for this connect (see ConnectLock), waiting a little for a connect
+   * already running; a lock whose holder died is taken over once it is stale.
+   */
+  private async lock(igId: string): Promise<string> {
+    const owner = randomUUID();
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const now = new Date();
+      try {
+        await this.locks.collection.insertOne({
+          _id: igId,
+          owner,
+          until: new Date(now.getTime() + LOCK_MS),
+        } as never);
+        return owner;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+      }
+      const held = await this.locks.findById(igId).lean<ConnectLock>().exec();
+      if (held && held.until <= now) {
+        await this.locks.collection.deleteOne({ _id: igId as never, owner: held.owner });
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        this.logger.warn({ igId }, 'instagram connect: another connect of this account is running');
+        throw new ConnectFailure('CONNECT_IN_PROGRESS');
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+  }
+
+  private async unlock(igId: string, owner: string): Promise<void> {
+    try {
+      await this.locks.collection.deleteOne({ _id: igId as never, owner });
+    } catch (error) {
+      // Stale after LOCK_MS anyway.
+      this.logger.warn({ igId, err: (error as Error).name }, 'instagram connect: unlock failed');
+    }
   }
 
   private async store(
@@ -189,6 +268,8 @@ export class AccountConnectService {
           $unset: {
             status_reason: '',
             deleted_at: '',
+            // A revived account keeps the DMs it still has; a pending purge stops here.
+            purge_requested_at: '',
             ...(subscription.subscription_error ? {} : { subscription_error: '' }),
           },
         },

@@ -96,6 +96,15 @@ export class AccountTokensService {
     }
   }
 
+  /**
+   * `{ access_token }` to $set when `stored` is in a legacy format (a Fernet token of the Python
+   * service), re-encrypted from its already decrypted `plaintext`; `{}` when it is current.
+   */
+  reencrypted(stored: string | undefined, plaintext: string): { access_token?: string } {
+    if (!stored || !this.cipher.needsReencryption(stored)) return {};
+    return { access_token: this.encrypt(plaintext) };
+  }
+
   /** Fields to $set for a new long-lived token (always in the current format). */
   tokenFields(token: LongLivedToken, now = new Date()): Partial<Account> {
     return {
@@ -160,7 +169,8 @@ export class AccountTokensService {
     const legacy = await this.accounts
       .find(
         {
-          token_expires_at: { $exists: false },
+          // null matches a missing field too, and is served by the token_expires_at index.
+          token_expires_at: null,
           is_deleted: { $ne: true },
           expires_in: { $gt: 0 },
           updated_at: { $exists: true },
@@ -172,7 +182,7 @@ export class AccountTokensService {
       .exec();
     for (const doc of legacy) {
       await this.accounts.collection.updateOne(
-        { _id: doc._id, token_expires_at: { $exists: false } },
+        { _id: doc._id, token_expires_at: null },
         {
           $set: {
             token_expires_at: new Date(new Date(doc.updated_at).getTime() + doc.expires_in * 1000),

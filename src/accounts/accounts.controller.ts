@@ -1,9 +1,18 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Redirect } from '@nestjs/common';
-import { ApiBearerAuth, ApiFoundResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiAuthErrors, ApiErrorReply, ApiRateLimited } from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { Public } from '../auth/public.decorator';
 import { AccountConnectService } from './account-connect.service';
+import { AccountDetailReplyDto, AccountInsights, HealthSummaryReplyDto } from './account-insights';
 import { AccountsService } from './accounts.service';
 import { AccountIdParam, DeleteAccountQueryDto } from './dto/account-params.dto';
 import {
@@ -12,6 +21,28 @@ import {
   ConnectUrlReplyDto,
   DeletedAccountReplyDto,
 } from './dto/account-response.dto';
+
+const ApiBadAccountId = () =>
+  ApiErrorReply(
+    400,
+    'VALIDATION_FAILED',
+    'Validation failed: id must be a mongodb id',
+    'id is not an ObjectId',
+  );
+const ApiAccountNotFound = () =>
+  ApiErrorReply(
+    404,
+    'ACCOUNT_NOT_FOUND',
+    'Instagram account not found',
+    'No such account among yours (another user’s answers the same)',
+  );
+const ApiReauthRequired = () =>
+  ApiErrorReply(
+    409,
+    'ACCOUNT_REAUTH_REQUIRED',
+    'The Instagram account must be reconnected: its access was revoked or expired',
+    'The token is invalid at Meta or does not decrypt with ENCRYPTION_KEY: reconnect',
+  );
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -24,11 +55,14 @@ export class AccountsController {
   constructor(
     private readonly accounts: AccountsService,
     private readonly connect: AccountConnectService,
+    private readonly insights: AccountInsights,
   ) {}
 
   /** Instagram's authorize URL for connecting an account; valid 10 minutes, once. */
   @Get('instagram/connect')
+  @ApiOperation({ summary: "Instagram's authorize URL to connect an account (10 minutes, once)" })
   @ApiOkResponse({ type: ConnectUrlReplyDto })
+  @ApiAuthErrors()
   connectUrl(@CurrentUser() user: AuthUser): ConnectUrlReplyDto {
     return { success: true, data: this.connect.authorizeUrl(user) };
   }
@@ -43,7 +77,11 @@ export class AccountsController {
   @ApiQuery({ name: 'code', required: false })
   @ApiQuery({ name: 'state', required: false })
   @ApiQuery({ name: 'error', required: false })
+  @ApiOperation({
+    summary: 'Where Instagram sends the browser back: a 302 to FRONTEND_URL with the outcome',
+  })
   @ApiFoundResponse({ description: 'Redirect to the frontend with the outcome' })
+  @ApiRateLimited()
   async callback(
     @Query() query: Record<string, unknown>,
   ): Promise<{ url: string; statusCode: number }> {
@@ -57,24 +95,53 @@ export class AccountsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'Your connected Instagram accounts (never a token)' })
   @ApiOkResponse({ type: AccountListReplyDto })
+  @ApiAuthErrors()
   async list(@CurrentUser() user: AuthUser): Promise<AccountListReplyDto> {
     return { success: true, data: await this.accounts.list(user) };
   }
 
+  /** Health of each of your accounts (declared before `:id`, which would take the path). */
+  @Get('health')
+  @ApiOperation({ summary: 'Health of each of your accounts' })
+  @ApiOkResponse({ type: HealthSummaryReplyDto })
+  @ApiAuthErrors()
+  async health(@CurrentUser() user: AuthUser): Promise<HealthSummaryReplyDto> {
+    return { success: true, data: await this.insights.summary(user) };
+  }
+
+  /** The account with its DM counts and health (webhooks, Graph, token, subscription, sync). */
   @Get(':id')
-  @ApiOkResponse({ type: AccountReplyDto })
+  @ApiOperation({
+    summary:
+      'One of your accounts: status, expiry, scopes missing, subscription, DM counts, health',
+  })
+  @ApiOkResponse({ type: AccountDetailReplyDto })
+  @ApiAuthErrors()
+  @ApiBadAccountId()
+  @ApiAccountNotFound()
   async get(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,
-  ): Promise<AccountReplyDto> {
-    return { success: true, data: await this.accounts.get(user, id) };
+  ): Promise<AccountDetailReplyDto> {
+    return { success: true, data: await this.insights.detail(user, id) };
   }
 
   /** Refreshes the long-lived token now (the hourly job does this before expiry anyway). */
   @Post(':id/refresh')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Refresh the long-lived token now (tokens at least 24 hours old)' })
   @ApiOkResponse({ type: AccountReplyDto })
+  @ApiAuthErrors()
+  @ApiBadAccountId()
+  @ApiAccountNotFound()
+  @ApiErrorReply(
+    409,
+    'TOKEN_TOO_RECENT',
+    'Instagram refreshes tokens that are at least 24 hours old; this one is newer',
+    'Token younger than 24 h, refresh already running (REFRESH_IN_PROGRESS) or ACCOUNT_REAUTH_REQUIRED',
+  )
   async refresh(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,
@@ -85,7 +152,18 @@ export class AccountsController {
   /** Subscribes the account to the webhook fields again and records which ones Meta kept. */
   @Post(':id/resubscribe')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Subscribe to the webhook fields again; records the fields Meta kept' })
   @ApiOkResponse({ type: AccountReplyDto })
+  @ApiAuthErrors()
+  @ApiBadAccountId()
+  @ApiAccountNotFound()
+  @ApiReauthRequired()
+  @ApiErrorReply(
+    502,
+    'SUBSCRIPTION_FAILED',
+    'Instagram did not accept the webhook subscription; retry later',
+    'Meta refused the subscription',
+  )
   async resubscribe(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,
@@ -95,7 +173,13 @@ export class AccountsController {
 
   /** Disconnects: unsubscribes at Meta and soft-deletes; `purge=true` also deletes its DMs. */
   @Delete(':id')
+  @ApiOperation({
+    summary: 'Disconnect: unsubscribe at Meta, soft-delete; purge=true also deletes its DMs',
+  })
   @ApiOkResponse({ type: DeletedAccountReplyDto })
+  @ApiAuthErrors()
+  @ApiBadAccountId()
+  @ApiAccountNotFound()
   async remove(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,

@@ -2,11 +2,13 @@ import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { InstagramGraphModule } from '../instagram-graph/instagram-graph.module';
 import { AccountConnectService } from './account-connect.service';
+import { AccountInsights } from './account-insights';
 import { AccountTokensService } from './account-tokens.service';
 import { AccountsController } from './accounts.controller';
 import { AccountsService } from './accounts.service';
 import { OAuthStateService } from './oauth-state.service';
 import { Account, AccountSchema } from './schemas/account.schema';
+import { ConnectLock, ConnectLockSchema } from './schemas/connect-lock.schema';
 import { OAuthState, OAuthStateSchema } from './schemas/oauth-state.schema';
 import { RefreshLease, RefreshLeaseSchema } from './schemas/refresh-lease.schema';
 import { UserSettings, UserSettingsSchema } from './schemas/user-settings.schema';
@@ -20,6 +22,7 @@ import { UserSettingsService } from './user-settings.service';
       { name: UserSettings.name, schema: UserSettingsSchema },
       { name: OAuthState.name, schema: OAuthStateSchema },
       { name: RefreshLease.name, schema: RefreshLeaseSchema },
+      { name: ConnectLock.name, schema: ConnectLockSchema },
     ]),
     InstagramGraphModule,
   ],
@@ -30,7 +33,8 @@ import { UserSettingsService } from './user-settings.service';
     AccountConnectService,
     OAuthStateService,
     UserSettingsService,
+    AccountInsights,
   ],
-  exports: [AccountsService, AccountTokensService],
+  exports: [AccountsService, AccountTokensService, AccountInsights],
 })
 export class AccountsModule {}

@@ -16,6 +16,7 @@ import { AccountTokensService, reauthRequired } from './account-tokens.service';
 import {
   ACCOUNT_DELETED,
   AccountDeletedEvent,
+  CONNECT_SCOPES,
   RoutedAccount,
   RoutedAccountStatus,
   SendableAccount,
@@ -114,6 +115,15 @@ export class AccountsService {
     return docs.map((d) => d._id.toHexString());
   }
 
+  /** Instagram ids (webhook `entry.id`) of the caller's accounts. */
+  async listOwnedIgIds(user: AuthUser): Promise<string[]> {
+    const owned: Owned = { user_id: user.id, is_deleted: { $ne: true } };
+    const docs = await this.accounts.find(owned, { instagram_data: 1 }).lean<AccountDoc[]>().exec();
+    return [
+      ...new Set(docs.flatMap((d) => [d.instagram_data?.ig_id, d.instagram_data?.id])),
+    ].filter((id): id is string => !!id);
+  }
+
   async assertOwned(user: AuthUser, accountId: string): Promise<void> {
     await this.findOwned(user, accountId);
   }
@@ -206,8 +216,11 @@ export class AccountsService {
 
   async resubscribe(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
     const doc = await this.findOwned(user, accountId);
-    const result = await this.subscribe(this.graphAccountOf(doc));
+    const graph = this.graphAccountOf(doc);
+    const result = await this.subscribe(graph);
     const now = new Date();
+    // A token the Python service encrypted (Fernet) is stored in the current format on this write.
+    const token = this.tokens.reencrypted(doc.access_token, graph.accessToken);
     await this.accounts.collection.updateOne(
       { _id: doc._id, user_id: user.id },
       result.subscription_error
@@ -216,6 +229,7 @@ export class AccountsService {
               subscription_checked_at: now,
               subscription_error: result.subscription_error,
               updated_at: now,
+              ...token,
             },
           }
         : {
@@ -223,6 +237,7 @@ export class AccountsService {
               subscribed_fields: result.subscribed_fields,
               subscription_checked_at: now,
               updated_at: now,
+              ...token,
             },
             $unset: { subscription_error: '' },
           },
@@ -266,6 +281,8 @@ export class AccountsService {
           status: AccountStatus.Disconnected,
           subscribed_fields: [],
           updated_at: now,
+          // Durable before the event: a purge interrupted by a restart is resumed from it.
+          ...(purge ? { purge_requested_at: now } : {}),
         },
         $unset: { access_token: '', refresh_token: '' },
       },
@@ -275,6 +292,36 @@ export class AccountsService {
     this.events.emit(ACCOUNT_DELETED, event);
     this.logger.log({ accountId, purge }, 'account deleted');
     return { id: accountId, unsubscribed, purge };
+  }
+
+  // ---------------------------------------------------------------- purge (dms module)
+
+  /** Deleted accounts whose purge was asked for and has not finished (resumed at start-up). */
+  async pendingPurges(): Promise<AccountDeletedEvent[]> {
+    const docs = await this.accounts
+      .find({ is_deleted: true, purge_requested_at: { $exists: true } }, { _id: 1, user_id: 1 })
+      .limit(1_000)
+      .lean<{ _id: Types.ObjectId; user_id: string }[]>()
+      .exec();
+    return docs.map((d) => ({ accountId: d._id.toHexString(), userId: d.user_id, purge: true }));
+  }
+
+  /** False once the account was reconnected (revived): its DMs must not be deleted any more. */
+  async isPurgePending(accountId: string): Promise<boolean> {
+    if (!Types.ObjectId.isValid(accountId)) return false;
+    const doc = await this.accounts
+      .findOne({ _id: new Types.ObjectId(accountId), is_deleted: true }, { purge_requested_at: 1 })
+      .lean<{ purge_requested_at?: Date }>()
+      .exec();
+    return !!doc?.purge_requested_at;
+  }
+
+  async markPurged(accountId: string): Promise<void> {
+    if (!Types.ObjectId.isValid(accountId)) return;
+    await this.accounts.collection.updateOne(
+      { _id: new Types.ObjectId(accountId), is_deleted: true },
+      { $set: { purged_at: new Date() }, $unset: { purge_requested_at: '' } },
+    );
   }
 
   // ---------------------------------------------------------------- user settings
@@ -423,6 +470,7 @@ function toResponse(doc: AccountDoc, config: AccountConfig | null | undefined): 
         : null),
     token_refreshed_at: doc.token_refreshed_at ?? null,
     scopes: doc.scopes ?? [],
+    missing_scopes: missingScopes(doc.scopes),
     subscribed_fields: doc.subscribed_fields ?? [],
     subscription_checked_at: doc.subscription_checked_at ?? null,
     subscription_error: doc.subscription_error ?? null,
@@ -432,6 +480,12 @@ function toResponse(doc: AccountDoc, config: AccountConfig | null | undefined): 
     created_at: doc.created_at ?? null,
     updated_at: doc.updated_at ?? null,
   };
+}
+
+/** The scopes asked for on connect that the grant lacks; null when the grant was not recorded. */
+export function missingScopes(granted: readonly string[] | undefined): string[] | null {
+  if (!granted) return null;
+  return CONNECT_SCOPES.filter((scope) => !granted.includes(scope));
 }
 
 function toConfigDto(config: AccountConfig): AccountConfigDto {

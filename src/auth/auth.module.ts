@@ -1,9 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app-config';
-import { JwtAuthGuard } from './jwt-auth.guard';
 
 @Global()
 @Module({
@@ -17,7 +15,8 @@ import { JwtAuthGuard } from './jwt-auth.guard';
       }),
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }],
+  // JwtAuthGuard is registered as APP_GUARD by AppModule, not here: global guards run in
+  // registration order and it must run before the per-user rate limiter (src/app.module.ts).
   exports: [JwtModule],
 })
 export class AuthModule {}

@@ -1,4 +1,7 @@
-import { InvalidEnvironmentError, validateEnv } from './env';
+import { getMetadataStorage } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Env, InvalidEnvironmentError, validateEnv } from './env';
 
 const valid = {
   INSTAGRAM_CLIENT_ID: '1234567890123456',
@@ -77,9 +80,126 @@ describe('validateEnv', () => {
     ]);
   });
 
+  it('should apply the defaults of the pipeline, stream and rate-limit variables', () => {
+    expect(validateEnv(valid)).toMatchObject({
+      WEBHOOK_GROUP_COMMIT_MS: 2,
+      WEBHOOK_GROUP_COMMIT_MAX: 500,
+      WEBHOOK_WORKER_CONCURRENCY: 16,
+      WEBHOOK_LEASE_MS: 60_000,
+      WEBHOOK_MAX_ATTEMPTS: 5,
+      WEBHOOK_RETRY_BASE_MS: 5_000,
+      WEBHOOK_SWEEP_INTERVAL_MS: 10_000,
+      WEBHOOK_PURGE_INTERVAL_MS: 3_600_000,
+      WEBHOOK_RETENTION_MS: 7 * 24 * 3_600_000,
+      WEBHOOK_ENRICH_RETRY_MS: 5_000,
+      WEBHOOK_WORKER_ENABLED: true,
+      DMS_STREAM_HEARTBEAT_MS: 15_000,
+      DMS_STREAM_POLL_MS: 0,
+      DMS_STREAM_REPLAY_LIMIT: 5_000,
+      THROTTLE_TTL_MS: 60_000,
+      THROTTLE_LIMIT: 600,
+      THROTTLE_SEND_LIMIT: 30,
+    });
+  });
+
+  it('should read the pipeline, stream and rate-limit variables as typed values', () => {
+    expect(
+      validateEnv({
+        ...valid,
+        WEBHOOK_SWEEP_INTERVAL_MS: '200',
+        WEBHOOK_WORKER_ENABLED: 'false',
+        DMS_STREAM_POLL_MS: '100',
+        THROTTLE_SEND_LIMIT: '3',
+        IGDM_EMBEDDED_DB: 'ferretdb',
+      }),
+    ).toMatchObject({
+      WEBHOOK_SWEEP_INTERVAL_MS: 200,
+      WEBHOOK_WORKER_ENABLED: false,
+      DMS_STREAM_POLL_MS: 100,
+      THROTTLE_SEND_LIMIT: 3,
+      IGDM_EMBEDDED_DB: 'ferretdb',
+    });
+  });
+
+  it('should read "false" as false, not as a non-empty string (true)', () => {
+    for (const [raw, expected] of [
+      ['false', false],
+      ['FALSE', false],
+      ['0', false],
+      ['true', true],
+      ['1', true],
+    ] as const) {
+      expect(validateEnv({ ...valid, TOKEN_REFRESH_ENABLED: raw }).TOKEN_REFRESH_ENABLED).toBe(
+        expected,
+      );
+      expect(validateEnv({ ...valid, WEBHOOK_WORKER_ENABLED: raw }).WEBHOOK_WORKER_ENABLED).toBe(
+        expected,
+      );
+    }
+  });
+
+  it('should stop on a malformed pipeline, stream or rate-limit variable, naming it', () => {
+    const found = problems({
+      ...valid,
+      WEBHOOK_LEASE_MS: 'a minute',
+      WEBHOOK_MAX_ATTEMPTS: '0',
+      WEBHOOK_GROUP_COMMIT_MS: '2.5',
+      WEBHOOK_WORKER_ENABLED: 'maybe',
+      DMS_STREAM_HEARTBEAT_MS: '5',
+      DMS_STREAM_REPLAY_LIMIT: '-1',
+      THROTTLE_LIMIT: '0',
+      THROTTLE_TTL_MS: 'lots',
+      TOKEN_REFRESH_ENABLED: 'yes please',
+      IGDM_EMBEDDED_DB: 'ferret',
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^WEBHOOK_LEASE_MS must be an integer/),
+        expect.stringMatching(/^WEBHOOK_MAX_ATTEMPTS must not be less than 1/),
+        expect.stringMatching(/^WEBHOOK_GROUP_COMMIT_MS must be an integer/),
+        'WEBHOOK_WORKER_ENABLED must be true or false',
+        expect.stringMatching(/^DMS_STREAM_HEARTBEAT_MS must not be less than 10/),
+        expect.stringMatching(/^DMS_STREAM_REPLAY_LIMIT must not be less than 1/),
+        expect.stringMatching(/^THROTTLE_LIMIT must not be less than 1/),
+        expect.stringMatching(/^THROTTLE_TTL_MS /),
+        'TOKEN_REFRESH_ENABLED must be true or false',
+        'IGDM_EMBEDDED_DB must be auto or ferretdb',
+      ]),
+    );
+    expect(found).toHaveLength(10);
+    expect(found.join(' ')).not.toMatch(/a minute|maybe|yes please|ferret\b/);
+  });
+
+  it('should take an empty value for its default, not for 0', () => {
+    expect(validateEnv({ ...valid, PORT: '', WEBHOOK_LEASE_MS: ' ' })).toMatchObject({
+      PORT: 8000,
+      WEBHOOK_LEASE_MS: 60_000,
+    });
+    expect(problems({ ...valid, JWT_SECRET: '' })).toEqual(['JWT_SECRET is missing']);
+  });
+
   it('should accept an empty optional variable as unset', () => {
     expect(
       validateEnv({ ...valid, DATABASE_URL: '', AWS_REGION: '' }).DATABASE_URL,
     ).toBeUndefined();
+  });
+
+  it('should document every variable in .env.example and the README configuration table', () => {
+    const names = [
+      ...new Set(
+        getMetadataStorage()
+          .getTargetValidationMetadatas(Env, '', true, false)
+          .map((m) => m.propertyName),
+      ),
+    ];
+    expect(names.length).toBeGreaterThan(30);
+    const root = join(__dirname, '..', '..');
+    const example = readFileSync(join(root, '.env.example'), 'utf8');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const inReadme = (name: string) =>
+      readme.includes(`\`${name}\``) ||
+      [...readme.matchAll(/`([A-Z0-9_]+)\*`/g)].some(([, prefix]) => name.startsWith(prefix));
+    expect(names.filter((name) => !new RegExp(`^${name}=`, 'm').test(example))).toEqual([]);
+    expect(names.filter((name) => !inReadme(name))).toEqual([]);
   });
 });

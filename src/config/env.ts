@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { plainToInstance, Transform } from 'class-transformer';
+import { plainToInstance, Transform, type TransformFnParams } from 'class-transformer';
 import {
   IsBoolean,
   IsEnum,
@@ -24,6 +24,20 @@ export enum Environment {
 
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+/**
+ * Booleans are read from the raw string: class-transformer's implicit conversion would turn
+ * "false" into `true` (Boolean("false")). Anything else is left as is for @IsBoolean to refuse.
+ */
+const strictBoolean = ({ obj, key }: TransformFnParams): unknown => {
+  const raw: unknown = (obj as Record<string, unknown>)[key];
+  if (typeof raw !== 'string') return raw;
+  const word = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(word)) return true;
+  if (['false', '0', 'no', 'off'].includes(word)) return false;
+  return raw;
+};
+const BOOLEAN_RULE = { message: 'must be true or false' };
 
 const HTTP_URL = /^https?:\/\/[^\s/$.?#].[^\s]*$/i;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -89,17 +103,84 @@ export class Env {
   @IsInt() @Min(1) @Max(59) TOKEN_REFRESH_MARGIN_DAYS: number = 10;
   /** The refresh job runs unless this is false (unset: on, except with ENVIRONMENT=test). */
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && value !== '' ? value.toLowerCase() === 'true' : value || undefined,
-  )
-  @IsBoolean()
+  @Transform(strictBoolean)
+  @IsBoolean(BOOLEAN_RULE)
   TOKEN_REFRESH_ENABLED?: boolean;
+
+  // --- No silent gaps: history import, reconciliation, fresh media links (src/sync, src/dms) ---
+  /** Import an account's recent conversations when it is connected (unset: on, off in test). */
+  @IsOptional()
+  @Transform(strictBoolean)
+  @IsBoolean(BOOLEAN_RULE)
+  SYNC_IMPORT_ON_CONNECT?: boolean;
+  /** Run the reconciliation job on this instance (unset: on, except with ENVIRONMENT=test). */
+  @IsOptional()
+  @Transform(strictBoolean)
+  @IsBoolean(BOOLEAN_RULE)
+  SYNC_RECONCILE_ENABLED?: boolean;
+  /** How often each account's recent conversations are compared with Meta's. */
+  @IsInt() @Min(1_000) @Max(86_400_000) SYNC_RECONCILE_INTERVAL_MS: number = 900_000;
+  /** Messages younger than this are left to the webhook by reconciliation. */
+  @IsInt() @Min(0) @Max(3_600_000) SYNC_RECONCILE_GRACE_MS: number = 120_000;
+  /** Attachment URLs stored longer ago than this are re-read from Meta before a redirect. */
+  @IsInt() @Min(0) @Max(2_592_000_000) MEDIA_URL_TTL_MS: number = 3_600_000;
 
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
   /** Folder of the embedded database's files (development only). */
   @IsString() EMBEDDED_DB_DIR: string = '.data/db';
+  /**
+   * Which embedded database to start when DATABASE_URL is unset: `auto` tries mongod first, then
+   * FerretDB. Read by src/database/embedded-database.ts (also used outside Nest, by the tests'
+   * global setup and scripts), validated here so a typo stops the service instead of being ignored.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['auto', 'ferretdb'], { message: 'must be auto or ferretdb' })
+  IGDM_EMBEDDED_DB?: 'auto' | 'ferretdb';
+
+  // --- Rate limiting of this API (per user for authenticated routes, per IP for public ones)
+  /** Window of the rate limits. */
+  @IsInt() @Min(1_000) @Max(3_600_000) THROTTLE_TTL_MS: number = 60_000;
+  /** Requests per route, caller and window. */
+  @IsInt() @Min(1) @Max(1_000_000) THROTTLE_LIMIT: number = 600;
+  /** Sends (POST /instagram-dms/send, comment replies) per route, user and window. */
+  @IsInt() @Min(1) @Max(100_000) THROTTLE_SEND_LIMIT: number = 30;
+
+  // --- Webhook delivery pipeline (src/webhook/webhook-tuning.ts)
+  /** How long acknowledgements wait to share one insertMany (group commit). */
+  @IsInt() @Min(0) @Max(1_000) WEBHOOK_GROUP_COMMIT_MS: number = 2;
+  /** Largest group commit. */
+  @IsInt() @Min(1) @Max(10_000) WEBHOOK_GROUP_COMMIT_MAX: number = 500;
+  /** Deliveries processed at once by one instance. */
+  @IsInt() @Min(1) @Max(256) WEBHOOK_WORKER_CONCURRENCY: number = 16;
+  /** How long a claimed delivery stays with its instance before another may take it. */
+  @IsInt() @Min(100) @Max(3_600_000) WEBHOOK_LEASE_MS: number = 60_000;
+  /** Attempts before a delivery is marked failed. */
+  @IsInt() @Min(1) @Max(100) WEBHOOK_MAX_ATTEMPTS: number = 5;
+  /** First retry delay of a failed delivery (doubles per attempt). */
+  @IsInt() @Min(0) @Max(3_600_000) WEBHOOK_RETRY_BASE_MS: number = 5_000;
+  /** Sweep for pending deliveries (crash, other instance, retry). */
+  @IsInt() @Min(50) @Max(3_600_000) WEBHOOK_SWEEP_INTERVAL_MS: number = 10_000;
+  /** Retention purge period. */
+  @IsInt() @Min(1_000) @Max(86_400_000) WEBHOOK_PURGE_INTERVAL_MS: number = 3_600_000;
+  /** Processed and ignored deliveries are deleted after this long (default 7 days). */
+  @IsInt() @Min(0) @Max(31_536_000_000) WEBHOOK_RETENTION_MS: number = 7 * 86_400_000;
+  /** First retry delay of enrichment (customer profiles, edited text). */
+  @IsInt() @Min(0) @Max(3_600_000) WEBHOOK_ENRICH_RETRY_MS: number = 5_000;
+  /** false: deliveries are acknowledged and stored but not processed by this instance. */
+  @Transform(strictBoolean)
+  @IsBoolean(BOOLEAN_RULE)
+  WEBHOOK_WORKER_ENABLED: boolean = true;
+
+  // --- Live stream (GET /instagram-dms/stream)
+  /** A comment line this often keeps proxies from closing an idle stream. */
+  @IsInt() @Min(10) @Max(300_000) DMS_STREAM_HEARTBEAT_MS: number = 15_000;
+  /** > 0: each stream also polls the database this often (several instances); 0: local events only. */
+  @IsInt() @Min(0) @Max(600_000) DMS_STREAM_POLL_MS: number = 0;
+  /** Most documents sent on a resume with Last-Event-ID. */
+  @IsInt() @Min(1) @Max(100_000) DMS_STREAM_REPLAY_LIMIT: number = 5_000;
 }
 
 /** Secrets that must not be guessable in production. */
@@ -115,13 +196,16 @@ const MIN_PRODUCTION_SECRET = 32;
 
 function describe(errors: ValidationError[]): string[] {
   // The message names the variable and the rule, never the value: it may be a secret.
-  return errors.map((error) =>
-    error.value === undefined
-      ? `${error.property} is missing`
-      : `${error.property} ${Object.values(error.constraints ?? {})
-          .map((rule) => rule.replace(`${error.property} `, ''))
-          .join('; ')}`,
-  );
+  return errors.map((error) => {
+    if (error.value === undefined) return `${error.property} is missing`;
+    let constraints = error.constraints ?? {};
+    // "abc" for a number: the bounds say nothing useful, the type does.
+    if (constraints.isInt && !Number.isFinite(error.value))
+      constraints = { isInt: constraints.isInt };
+    return `${error.property} ${Object.values(constraints)
+      .map((rule) => rule.replace(`${error.property} `, ''))
+      .join('; ')}`;
+  });
 }
 
 /** Thrown for a bad environment; main.ts prints its message on one line and exits 1. */
@@ -132,7 +216,12 @@ export class InvalidEnvironmentError extends Error {
 }
 
 export function validateEnv(raw: Record<string, unknown>): Env {
-  const env = plainToInstance(Env, raw, {
+  // An empty value (`PORT=` in a .env file) means unset: the default applies, or "is missing".
+  // Without this, implicit conversion would read it as 0 for numbers.
+  const given = Object.fromEntries(
+    Object.entries(raw).filter(([, value]) => !(typeof value === 'string' && value.trim() === '')),
+  );
+  const env = plainToInstance(Env, given, {
     enableImplicitConversion: true,
     exposeDefaultValues: true,
   });

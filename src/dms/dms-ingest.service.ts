@@ -395,6 +395,17 @@ export class DmsIngestService {
     return { dm: { ...dm, [nameField]: customerName }, profileFetchedAt };
   }
 
+  /**
+   * The mids among `mids` whose DM is stored (import and reconciliation skip them). One lookup
+   * by `_id` each: FerretDB answers `_id: {$in}` with a scan of the whole ledger.
+   */
+  async knownMids(mids: string[]): Promise<Set<string>> {
+    const entries = await Promise.all(
+      [...new Set(mids)].map((mid) => this.ledger.findById(mid, { dm_id: 1 }).lean().exec()),
+    );
+    return new Set(entries.filter((e) => e?.dm_id).map((e) => String(e!._id)));
+  }
+
   // ------------------------------------------------------------------ webhook events
 
   /** Applies one parsed webhook event for its (routed) account. Idempotent. */

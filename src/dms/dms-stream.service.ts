@@ -5,8 +5,9 @@ import type { Request, Response } from 'express';
 import { Model } from 'mongoose';
 import { Subject, Subscription } from 'rxjs';
 import type { AuthUser } from '../auth/auth-user';
-import { DmsService, serializeDm, windowOf, type DmChangedEvent } from './dms.service';
-import { CONVERSATION_CHANGED, DM_CHANGED } from './events/dm-events';
+import type { AppConfig } from '../config/app-config';
+import { DmsService, serializeDm, windowOf } from './dms.service';
+import { CONVERSATION_CHANGED, DM_CHANGED, type DmChangedEvent } from './events/dm-events';
 import { InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
 
@@ -24,15 +25,12 @@ export interface DmsStreamOptions {
   replayLimit: number;
 }
 
-export function streamOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DmsStreamOptions {
-  const int = (v: string | undefined, d: number) => {
-    const n = v === undefined ? NaN : Number(v);
-    return Number.isInteger(n) && n >= 0 ? n : d;
-  };
+/** From the validated DMS_STREAM_* variables (bounds and defaults in src/config/env.ts). */
+export function streamOptionsFromConfig(config: AppConfig): DmsStreamOptions {
   return {
-    heartbeatMs: Math.max(int(env.DMS_STREAM_HEARTBEAT_MS, 15_000), 10),
-    pollMs: int(env.DMS_STREAM_POLL_MS, 0),
-    replayLimit: Math.max(int(env.DMS_STREAM_REPLAY_LIMIT, 5_000), 1),
+    heartbeatMs: config.get('DMS_STREAM_HEARTBEAT_MS', { infer: true }),
+    pollMs: config.get('DMS_STREAM_POLL_MS', { infer: true }),
+    replayLimit: config.get('DMS_STREAM_REPLAY_LIMIT', { infer: true }),
   };
 }
 
@@ -211,6 +209,13 @@ export class DmsStreamService implements OnModuleDestroy {
       if (closed || sent.has(item.id) || !owned.has(item.accountId)) return;
       sent.add(item.id);
       if (sent.size > 20_000) sent.clear();
+      if (item.event === 'dm.deleted') {
+        // A deletion cannot be replayed from the database, so it carries no id: neither this
+        // cursor nor the client's Last-Event-ID moves past changes another instance wrote just
+        // before it (a purge sends many at once).
+        res.write(`event: ${item.event}\ndata: ${JSON.stringify(item.data)}\n\n`);
+        return;
+      }
       if (after(item, cursor)) cursor = { t: item.t, key: item.key };
       res.write(`id: ${item.id}\nevent: ${item.event}\ndata: ${JSON.stringify(item.data)}\n\n`);
     };

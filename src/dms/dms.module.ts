@@ -16,7 +16,15 @@ import { LegacyLedgerService } from './legacy-ledger.service';
 import { CommentsService } from './comments.service';
 import { DmsController } from './dms.controller';
 import { DmWriteLock } from './dm-write-lock';
-import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dms-stream.service';
+import { AttachmentsController } from './attachments.controller';
+import { AttachmentsService } from './attachments.service';
+import { ConfigService } from '@nestjs/config';
+import {
+  DMS_STREAM_OPTIONS,
+  DmsStreamService,
+  streamOptionsFromConfig,
+} from './dms-stream.service';
+import { AccountPurgeListener } from './account-purge.listener';
 
 @Module({
   imports: [
@@ -29,7 +37,7 @@ import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dm
     AccountsModule,
     InstagramGraphModule,
   ],
-  controllers: [DmsController],
+  controllers: [DmsController, AttachmentsController],
   providers: [
     DmsService,
     DmsIngestService,
@@ -38,7 +46,9 @@ import { DMS_STREAM_OPTIONS, DmsStreamService, streamOptionsFromEnv } from './dm
     CommentsService,
     DmsStreamService,
     DmWriteLock,
-    { provide: DMS_STREAM_OPTIONS, useFactory: () => streamOptionsFromEnv() },
+    AttachmentsService,
+    { provide: DMS_STREAM_OPTIONS, inject: [ConfigService], useFactory: streamOptionsFromConfig },
+    AccountPurgeListener,
   ],
   exports: [DmsService, DmsIngestService, ConversationsService, LegacyLedgerService],
 })

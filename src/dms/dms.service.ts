@@ -93,6 +93,31 @@ export class DmsService {
 
   // ------------------------------------------------------------------ GET /instagram-dms/list
 
+  /** Stored DMs (not deleted) and unread ones per account, for the account details. */
+  async countsByAccount(
+    accountIds: string[],
+  ): Promise<Record<string, { total: number; unread: number }>> {
+    const [totals, unread] = await Promise.all([
+      this.dms
+        .aggregate<{ _id: string; n: number }>([
+          { $match: { platform_account_id: { $in: accountIds }, is_deleted: { $ne: true } } },
+          { $group: { _id: '$platform_account_id', n: { $sum: 1 } } },
+        ])
+        .exec(),
+      this.conversations
+        .aggregate<{ _id: string; n: number }>([
+          { $match: { platform_account_id: { $in: accountIds } } },
+          { $group: { _id: '$platform_account_id', n: { $sum: '$unread_count' } } },
+        ])
+        .exec(),
+    ]);
+    const total = new Map(totals.map((r) => [r._id, r.n]));
+    const unreadOf = new Map(unread.map((r) => [r._id, r.n]));
+    return Object.fromEntries(
+      accountIds.map((id) => [id, { total: total.get(id) ?? 0, unread: unreadOf.get(id) ?? 0 }]),
+    );
+  }
+
   async list(user: AuthUser, q: ListDmsQueryDto) {
     if (q.user_id !== undefined && q.user_id !== user.id) {
       throw new AppError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'You can only list your own DMs');

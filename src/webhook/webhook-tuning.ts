@@ -1,4 +1,5 @@
 import type { ConfigService } from '@nestjs/config';
+import type { Env } from '../config/env';
 
 /** Timings of the delivery pipeline; the defaults are production values, tests shorten them. */
 export interface WebhookTuning {
@@ -21,25 +22,26 @@ export interface WebhookTuning {
   workerEnabled: boolean;
 }
 
-function num(config: ConfigService, key: string, fallback: number): number {
-  const raw = config.get<string | number | undefined>(key);
-  const n = typeof raw === 'number' ? raw : raw !== undefined && raw !== '' ? Number(raw) : NaN;
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
-/** Read from optional WEBHOOK_* variables (not part of the reference's environment). */
-export function webhookTuning(config: ConfigService): WebhookTuning {
+/**
+ * The WEBHOOK_* variables, validated with their bounds and defaults in src/config/env.ts (a
+ * malformed value stops start-up there), so no parsing or fallback is needed here.
+ * The untyped ConfigService is accepted too because the injected instance is the same validated
+ * one; the webhook services declare it untyped.
+ */
+export function webhookTuning(service: ConfigService<Env, true> | ConfigService): WebhookTuning {
+  const config = service as ConfigService<Env, true>;
+  const get = <K extends keyof Env>(key: K): Env[K] => config.get(key, { infer: true });
   return {
-    groupCommitWindowMs: num(config, 'WEBHOOK_GROUP_COMMIT_MS', 2),
-    groupCommitMax: num(config, 'WEBHOOK_GROUP_COMMIT_MAX', 500),
-    workerConcurrency: Math.max(1, num(config, 'WEBHOOK_WORKER_CONCURRENCY', 4)),
-    leaseMs: num(config, 'WEBHOOK_LEASE_MS', 60_000),
-    maxAttempts: Math.max(1, num(config, 'WEBHOOK_MAX_ATTEMPTS', 5)),
-    retryBaseMs: num(config, 'WEBHOOK_RETRY_BASE_MS', 5_000),
-    sweepIntervalMs: Math.max(50, num(config, 'WEBHOOK_SWEEP_INTERVAL_MS', 10_000)),
-    purgeIntervalMs: Math.max(1000, num(config, 'WEBHOOK_PURGE_INTERVAL_MS', 3600_000)),
-    retentionMs: num(config, 'WEBHOOK_RETENTION_MS', 7 * 24 * 3600_000),
-    enrichRetryMs: num(config, 'WEBHOOK_ENRICH_RETRY_MS', 5_000),
-    workerEnabled: config.get<string>('WEBHOOK_WORKER_ENABLED') !== 'false',
+    groupCommitWindowMs: get('WEBHOOK_GROUP_COMMIT_MS'),
+    groupCommitMax: get('WEBHOOK_GROUP_COMMIT_MAX'),
+    workerConcurrency: get('WEBHOOK_WORKER_CONCURRENCY'),
+    leaseMs: get('WEBHOOK_LEASE_MS'),
+    maxAttempts: get('WEBHOOK_MAX_ATTEMPTS'),
+    retryBaseMs: get('WEBHOOK_RETRY_BASE_MS'),
+    sweepIntervalMs: get('WEBHOOK_SWEEP_INTERVAL_MS'),
+    purgeIntervalMs: get('WEBHOOK_PURGE_INTERVAL_MS'),
+    retentionMs: get('WEBHOOK_RETENTION_MS'),
+    enrichRetryMs: get('WEBHOOK_ENRICH_RETRY_MS'),
+    workerEnabled: get('WEBHOOK_WORKER_ENABLED'),
   };
 }

@@ -17,11 +17,13 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/current-user.decorator';
 import { Public } from '../auth/public.decorator';
 import type { AppConfig } from '../config/app-config';
 import { DeliveryWorker } from './delivery-worker.service';
 import { ListDeliveriesQueryDto } from './dto/list-deliveries.query';
-import { isWebhookBody } from './event-parser';
+import { entryIds, isWebhookBody } from './event-parser';
 import { WebhookSignatureGuard } from './webhook-signature.guard';
 import { WebhookService } from './webhook.service';
 
@@ -86,14 +88,21 @@ export class WebhookController {
     if (!isWebhookBody(body))
       throw new BadRequestException('Expected an object with "object" and "entry[]"');
     const ignored = body.object !== 'instagram';
-    const id = await this.webhooks.persist(req.rawBody!, ignored ? 'ignored' : 'pending');
+    const id = await this.webhooks.persist(
+      req.rawBody!,
+      ignored ? 'ignored' : 'pending',
+      entryIds(body),
+    );
     if (!ignored) this.worker.wake([id]);
     return { success: true };
   }
 
   @Get('deliveries')
-  @ApiOperation({ summary: 'Diagnostics: delivery counts and ids by status (never payloads)' })
-  list(@Query() query: ListDeliveriesQueryDto) {
-    return this.webhooks.listByStatus(query.status, query.limit);
+  @ApiOperation({
+    summary:
+      "Diagnostics: counts and ids of deliveries for the caller's accounts, by status (never payloads)",
+  })
+  list(@CurrentUser() user: AuthUser, @Query() query: ListDeliveriesQueryDto) {
+    return this.webhooks.listByStatus(user, query.status, query.limit);
   }
 }

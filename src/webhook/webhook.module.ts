@@ -16,5 +16,6 @@ import { WebhookService } from './webhook.service';
   ],
   controllers: [WebhookController],
   providers: [WebhookService, DeliveryWorker, WebhookSignatureGuard],
+  exports: [WebhookService],
 })
 export class WebhookModule {}

@@ -3,7 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { InjectModel } from '@nestjs/mongoose';
 import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
-import { entryIds } from './event-parser';
+import { AccountsService } from '../accounts/accounts.service';
+import type { AuthUser } from '../auth/auth-user';
 import { DeliveryStatus, WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
@@ -16,7 +17,8 @@ interface Waiter {
 /** Epoch: a pending delivery's lease has always "expired", so the claim filter stays one range. */
 export const NO_LEASE = new Date(0);
 /** Failed deliveries read to attribute them to accounts (they are rare and kept until purged). */
-const FAILED_SCAN_LIMIT = 200;
+/** A body names at most this many accounts on the delivery document (Meta batches few). */
+const MAX_ENTRY_IDS = 100;
 
 /**
  * Persist, then acknowledge. Deliveries arriving within a few ms share one insertMany
@@ -39,6 +41,7 @@ export class WebhookService {
 
   constructor(
     @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
+    private readonly accounts: AccountsService,
     @Inject(ConfigService) config: ConfigService,
   ) {
     this.tuning = webhookTuning(config);
@@ -48,6 +51,7 @@ export class WebhookService {
   async persist(
     rawBody: Buffer,
     status: Extract<DeliveryStatus, 'pending' | 'ignored'>,
+    accountIgIds: string[] = [],
   ): Promise<string> {
     const now = new Date();
     const leased = status === 'pending' && this.tuning.workerEnabled;
@@ -60,6 +64,7 @@ export class WebhookService {
       lease_until: leased ? new Date(now.getTime() + this.tuning.leaseMs) : NO_LEASE,
       ...(leased ? { lease_owner: this.instanceId } : {}),
       ...(status === 'ignored' ? { processed_at: now } : {}),
+      ...(accountIgIds.length > 0 ? { entry_ids: accountIgIds.slice(0, MAX_ENTRY_IDS) } : {}),
     } as WebhookDelivery & { _id: Types.ObjectId };
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ doc, resolve, reject });
@@ -105,17 +110,25 @@ export class WebhookService {
       });
   }
 
-  /** Diagnostics: counts and ids only, never payloads. */
-  async listByStatus(status: DeliveryStatus, limit: number) {
-    const [total, docs] = await Promise.all([
-      this.deliveries.countDocuments({ status }).exec(),
-      this.deliveries
-        .find({ status }, { _id: 1, received_at: 1, attempts: 1, processed_at: 1 })
-        .sort({ received_at: -1 })
-        .limit(limit)
-        .lean()
-        .exec(),
-    ]);
+  /**
+   * Diagnostics: counts and ids only, never payloads, of the deliveries that named the caller's
+   * accounts (a delivery for an unknown account belongs to nobody yet).
+   */
+  async listByStatus(user: AuthUser, status: DeliveryStatus, limit: number) {
+    const igIds = await this.accounts.listOwnedIgIds(user);
+    const filter = { entry_ids: { $in: igIds }, status };
+    const [total, docs] =
+      igIds.length === 0
+        ? [0, []]
+        : await Promise.all([
+            this.deliveries.countDocuments(filter).exec(),
+            this.deliveries
+              .find(filter, { _id: 1, received_at: 1, attempts: 1, processed_at: 1 })
+              .sort({ received_at: -1 })
+              .limit(limit)
+              .lean()
+              .exec(),
+          ]);
     return {
       success: true as const,
       status,
@@ -132,7 +145,7 @@ export class WebhookService {
   /**
    * Per business account id: deliveries waiting for an account to be connected (`unroutable_ids`)
    * and deliveries that failed processing. A failed delivery records no account, so it is
-   * attributed by the entry ids of its body (the most recent FAILED_SCAN_LIMIT only).
+   * attributed by the entry ids recorded at the ack.
    */
   async countsForAccounts(
     igIds: string[],
@@ -145,9 +158,7 @@ export class WebhookService {
         .lean()
         .exec(),
       this.deliveries
-        .find({ status: 'failed' }, { _id: 0, raw_body: 1 })
-        .sort({ processed_at: -1 })
-        .limit(FAILED_SCAN_LIMIT)
+        .find({ entry_ids: { $in: igIds }, status: 'failed' }, { _id: 0, entry_ids: 1 })
         .lean()
         .exec(),
     ]);
@@ -156,18 +167,11 @@ export class WebhookService {
         const c = counts.get(id);
         if (c) c.unroutable += 1;
       }
-    for (const d of failed) {
-      let body: unknown;
-      try {
-        body = JSON.parse(d.raw_body);
-      } catch {
-        continue;
-      }
-      for (const id of entryIds(body)) {
+    for (const d of failed)
+      for (const id of d.entry_ids ?? []) {
         const c = counts.get(id);
         if (c) c.failed += 1;
       }
-    }
     return Object.fromEntries(counts);
   }
 }

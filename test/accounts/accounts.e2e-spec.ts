@@ -68,10 +68,10 @@ describe('accounts', () => {
   async function authorize(
     userId: string,
     biz: Business,
-    opts: { deny?: boolean } = {},
+    opts: { deny?: boolean; grant?: string[] } = {},
   ): Promise<URL> {
     const res = await t.http().get('/accounts/instagram/connect').set(t.bearer(userId)).expect(200);
-    sim.nextAuthorization({ business: biz, deny: opts.deny });
+    sim.nextAuthorization({ business: biz, deny: opts.deny, grant: opts.grant });
     const meta = await fetch(res.body.data.url as string, { redirect: 'manual' });
     expect(meta.status).toBe(302);
     return new URL(meta.headers.get('location')!);
@@ -360,6 +360,100 @@ describe('accounts', () => {
     });
   });
 
+  describe('connect review (issue 7)', () => {
+    it('should record the granted scopes and report the missing ones', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      // The user unticks "manage comments" on Instagram's consent screen.
+      const meta = await authorize(userId, biz, {
+        grant: ['instagram_business_basic', 'instagram_business_manage_messages'],
+      });
+
+      const outcome = await callback(meta.search);
+
+      expect(outcome.get('instagram')).toBe('connected');
+      expect(outcome.get('missing_scopes')).toBe('instagram_business_manage_comments');
+      const accountId = outcome.get('account_id')!;
+      expect((await accountDoc(accountId))!.scopes).toEqual([
+        'instagram_business_basic',
+        'instagram_business_manage_messages',
+      ]);
+      const res = await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200);
+      expect(res.body.data).toMatchObject({
+        scopes: ['instagram_business_basic', 'instagram_business_manage_messages'],
+        missing_scopes: ['instagram_business_manage_comments'],
+      });
+    });
+
+    it('should report no missing scope after a full grant, and unknown for a legacy account', async () => {
+      const userId = newUserId();
+      const outcome = await connect(userId, sim.createBusiness());
+      expect(outcome.has('missing_scopes')).toBe(false);
+      const full = await t
+        .http()
+        .get(`/accounts/${outcome.get('account_id')}`)
+        .set(t.bearer(userId))
+        .expect(200);
+      expect(full.body.data.missing_scopes).toEqual([]);
+
+      const legacy = await givenAccount(t, {
+        userId,
+        igId: `1784${Date.now()}8`,
+        accessToken: 'tok',
+      });
+      const res = await t
+        .http()
+        .get(`/accounts/${legacy.accountId}`)
+        .set(t.bearer(userId))
+        .expect(200);
+      expect(res.body.data).toMatchObject({ scopes: [], missing_scopes: null });
+    });
+
+    it('should let only one of two users connecting the same account at once have it', async () => {
+      const biz = sim.createBusiness();
+      const [a, b] = [newUserId(), newUserId()];
+      const [metaA, metaB] = [await authorize(a, biz), await authorize(b, biz)];
+      // A slow subscription call holds each connect between its ownership check and its write.
+      const slow = sim.fault({
+        endpoint: 'subscribed_apps',
+        latencyMs: 150,
+        accountIgId: biz.igId,
+      });
+
+      const outcomes = await Promise.all([callback(metaA.search), callback(metaB.search)]).finally(
+        () => slow.clear(),
+      );
+
+      expect(outcomes.map((o) => o.get('instagram') ?? '').sort()).toEqual(['connected', 'error']);
+      expect(outcomes.find((o) => o.get('instagram') === 'error')!.get('code')).toBe(
+        'ACCOUNT_OWNED_BY_ANOTHER_USER',
+      );
+      const live = await db()
+        .collection('accounts')
+        .find({ 'instagram_data.ig_id': biz.igId, is_deleted: { $ne: true } })
+        .toArray();
+      expect(live).toHaveLength(1);
+      const winner = outcomes.find((o) => o.get('instagram') === 'connected')!;
+      expect(String(live[0]._id)).toBe(winner.get('account_id'));
+      expect((await accounts.resolveForWebhook([biz.igId]))!.userId).toBe(live[0].user_id);
+    });
+
+    it('should keep one account when its owner completes two connects at once', async () => {
+      const userId = newUserId();
+      const biz = sim.createBusiness();
+      const [first, second] = [await authorize(userId, biz), await authorize(userId, biz)];
+
+      const outcomes = await Promise.all([callback(first.search), callback(second.search)]);
+
+      expect(outcomes.map((o) => o.get('instagram'))).toEqual(['connected', 'connected']);
+      expect(outcomes[0].get('account_id')).toBe(outcomes[1].get('account_id'));
+      expect(
+        await db().collection('accounts').countDocuments({ 'instagram_data.ig_id': biz.igId }),
+      ).toBe(1);
+      expect((await settingsDoc(userId))!.configs).toHaveLength(1);
+    });
+  });
+
   describe('token refresh', () => {
     /** An account whose simulator token is two days old and whose stored expiry is `expiresInDays` away. */
     async function givenAgedAccount(expiresInDays: number) {
@@ -426,6 +520,36 @@ describe('accounts', () => {
           given.biz.accessToken,
         );
       }
+    });
+
+    it('should leave an account leased by a live instance alone and take over a dead one', async () => {
+      const held = await givenAgedAccount(2);
+      const orphaned = await givenAgedAccount(2);
+      const leases = db().collection('account_refresh_leases');
+      await leases.insertMany([
+        // Another instance is refreshing this one right now.
+        {
+          _id: held.accountId as never,
+          owner: 'other-instance',
+          until: new Date(Date.now() + 60_000),
+        },
+        // This one's instance died mid-refresh: its lease ran out.
+        {
+          _id: orphaned.accountId as never,
+          owner: 'dead-instance',
+          until: new Date(Date.now() - 1),
+        },
+      ]);
+
+      const run = await tokens.refreshExpiringTokens();
+
+      expect(run.refreshed).toBe(1);
+      expect(cipher.decrypt((await accountDoc(held.accountId))!.access_token)).toBe(held.oldToken);
+      expect(cipher.decrypt((await accountDoc(orphaned.accountId))!.access_token)).toBe(
+        orphaned.biz.accessToken,
+      );
+      expect(await leases.findOne({ _id: orphaned.accountId as never })).toBeNull();
+      await leases.deleteOne({ _id: held.accountId as never });
     });
 
     it('should refresh an account now through POST /accounts/:id/refresh', async () => {

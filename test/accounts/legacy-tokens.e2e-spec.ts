@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetaSimulator, startMetaSimulator } from '../../meta-simulator';
@@ -107,9 +108,45 @@ describe('accounts written by the Python service', () => {
     });
   });
 
+  it('should derive a legacy expiry from updated_at + expires_in and not refresh a fresh token', async () => {
+    const { accountId } = await givenLegacyAccount(vector.fernet_token, 5);
+    const written = (await accountDoc(accountId))!.updated_at as Date;
+    const calls = sim.requests({ endpoint: 'refresh' }).length;
+
+    await tokens.refreshExpiringTokens();
+
+    const doc = (await accountDoc(accountId))!;
+    expect(doc.token_expires_at).toEqual(new Date(written.getTime() + 5_184_000 * 1000));
+    expect(doc.access_token).toBe(vector.fernet_token);
+    expect(sim.requests({ endpoint: 'refresh' }).length).toBe(calls);
+  });
+
+  it('should store a Fernet token in the current format the next time the account is written', async () => {
+    const { biz, accountId, userId } = await givenLegacyAccount(vector.fernet_token, 1);
+    // Meta knows the vector's plaintext as this account's token.
+    sim.state.tokens.set(vector.plaintext, {
+      token: vector.plaintext,
+      igId: biz.igId,
+      kind: 'long',
+      createdAt: sim.now() - DAY_MS,
+      expiresAt: sim.now() + 59 * DAY_MS,
+      permissions: [...biz.permissions],
+    });
+
+    await t.http().post(`/accounts/${accountId}/resubscribe`).set(t.bearer(userId)).expect(200);
+
+    const stored = (await accountDoc(accountId))!.access_token as string;
+    expect(stored).toMatch(/^v1:/);
+    expect(new TokenCipher(REFERENCE_KEY).decrypt(stored)).toBe(vector.plaintext);
+    await expect(accounts.getGraphAccount(accountId)).resolves.toMatchObject({
+      accessToken: vector.plaintext,
+    });
+  });
+
   it('should fail loudly, never using the ciphertext, when ENCRYPTION_KEY does not match', async () => {
     const { accountId, userId } = await givenLegacyAccount(vectors.wrong_key.fernet_token, 1);
     const seen = sim.requests().length;
+    const errors = jest.spyOn(Logger.prototype, 'error');
 
     await expect(accounts.getGraphAccount(accountId)).rejects.toMatchObject({
       status: 409,
@@ -117,6 +154,13 @@ describe('accounts written by the Python service', () => {
       message: expect.stringContaining('ENCRYPTION_KEY does not match'),
       options: { details: { reason: 'TOKEN_UNDECRYPTABLE' } },
     });
+    // Loud for the operator: an error log naming the account and the key, never the token.
+    expect(errors).toHaveBeenCalledWith(
+      expect.objectContaining({ accountId }),
+      expect.stringContaining('ENCRYPTION_KEY does not match'),
+    );
+    expect(JSON.stringify(errors.mock.calls)).not.toContain(vectors.wrong_key.fernet_token);
+    errors.mockRestore();
     const res = await t
       .http()
       .post(`/accounts/${accountId}/resubscribe`)

@@ -463,18 +463,13 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
   describe('POST /instagram-dms/comments/:comment_id/reply', () => {
     async function givenComment(t: Awaited<ReturnType<typeof givenThread>>, ageMs = 0) {
       const { commentId } = await t.customer.comments(undefined, 'Price?');
-      await app.connection.db!.collection('instagram_comments').updateOne(
+      // Stored by the webhook worker; only then aged (a concurrent upsert of the same comment
+      // is not atomic on FerretDB).
+      const comments = app.connection.db!.collection('instagram_comments');
+      await waitFor(() => comments.findOne({ _id: commentId as never }));
+      await comments.updateOne(
         { _id: commentId as never },
-        {
-          $setOnInsert: {
-            user_id: t.userId,
-            platform_account_id: t.accountId,
-            from: { id: t.customer.igsid, username: t.customer.username },
-            text: 'Price?',
-          },
-          $set: { created_at: new Date(Date.now() - ageMs) },
-        },
-        { upsert: true },
+        { $set: { created_at: new Date(Date.now() - ageMs) } },
       );
       return commentId;
     }

@@ -727,24 +727,51 @@ describe('Webhook ingest (e2e)', () => {
   });
 
   describe('GET /webhook/deliveries', () => {
-    it('should need a JWT and list counts and ids without payloads', async () => {
+    it("should need a JWT and list only the caller's deliveries, counts and ids without payloads", async () => {
       await app.http().get('/webhook/deliveries').expect(401);
-      const res = await app
+      const { biz, account } = await connected();
+      const c = meta.customer(biz);
+      const mids = [(await c.sends('first')).mid!, (await c.sends('second')).mid!];
+      for (const mid of mids) await dmOf(mid);
+      const mine = await eventually(async () => {
+        const res = await app
+          .http()
+          .get('/webhook/deliveries?status=processed')
+          .set(app.bearer(account.userId))
+          .expect(200);
+        return res.body.total === 2 ? res : null;
+      });
+      expect(mine.body).toMatchObject({ success: true, status: 'processed', total: 2 });
+      expect(mine.body.data).toHaveLength(2);
+      expect(mine.body.data[0]).toEqual({
+        id: expect.stringMatching(/^[0-9a-f]{24}$/),
+        received_at: expect.any(String),
+        attempts: 1,
+        processed_at: expect.any(String),
+      });
+      expect(JSON.stringify(mine.body)).not.toContain('raw_body');
+      expect(JSON.stringify(mine.body)).not.toContain('first');
+
+      // Another user sees none of them, and neither does a user without accounts.
+      const { account: other } = await connected();
+      const theirs = await app
+        .http()
+        .get('/webhook/deliveries?status=processed')
+        .set(app.bearer(other.userId))
+        .expect(200);
+      const ids = new Set(mine.body.data.map((d: { id: string }) => d.id));
+      expect(theirs.body.data.filter((d: { id: string }) => ids.has(d.id))).toEqual([]);
+      const none = await app
         .http()
         .get('/webhook/deliveries?status=processed')
         .set(app.bearer(newUserId()))
         .expect(200);
-      expect(res.body).toMatchObject({
-        success: true,
-        status: 'processed',
-        total: expect.any(Number),
-      });
-      expect(JSON.stringify(res.body)).not.toContain('raw_body');
+      expect(none.body).toMatchObject({ total: 0, data: [] });
       await app
         .http()
         .get('/webhook/deliveries?status=bogus')
-        .set(app.bearer(newUserId()))
-        .expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
+        .set(app.bearer(account.userId))
+        .expect(400);
     });
   });
 });

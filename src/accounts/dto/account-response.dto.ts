@@ -16,8 +16,14 @@ export class AccountResponseDto {
   status_reason!: string | null;
   token_expires_at!: Date | null;
   token_refreshed_at!: Date | null;
-  /** Scopes granted when the account was connected. */
+  /** Scopes granted when the account was connected (the user may untick some on Instagram). */
   scopes!: string[];
+  /**
+   * Scopes igdm asks for that were not granted: messaging or comments do not work without them,
+   * reconnect and leave them ticked. null when unknown (an account connected by the Python service).
+   */
+  @ApiProperty({ type: [String], nullable: true, example: ['instagram_business_manage_comments'] })
+  missing_scopes!: string[] | null;
   /** Webhook fields Meta reports as subscribed (read back after subscribing). */
   subscribed_fields!: string[];
   subscription_checked_at!: Date | null;

@@ -69,14 +69,23 @@ export class Account {
   @Prop() refresh_lease_owner?: string;
   @Prop() is_deleted?: boolean;
   @Prop() deleted_at?: Date;
+  /**
+   * Set by DELETE /accounts/:id?purge=true until the dms module has deleted the account's DMs;
+   * a purge cut short by a restart is resumed from it at start-up.
+   */
+  @Prop() purge_requested_at?: Date;
+  @Prop() purged_at?: Date;
 }
 
 export type AccountDocument = HydratedDocument<Account>;
 export const AccountSchema = SchemaFactory.createForClass(Account);
-// Webhook routing: entry.id is matched against both, as the Python service does.
-AccountSchema.index({ 'instagram_data.ig_id': 1 });
-AccountSchema.index({ 'instagram_data.id': 1 });
+// Webhook routing: entry.id is matched against both, as the Python service does, newest first
+// (resolveForWebhook); the connect flow's ownership and revive lookups use them too.
+AccountSchema.index({ 'instagram_data.ig_id': 1, updated_at: -1 });
+AccountSchema.index({ 'instagram_data.id': 1, updated_at: -1 });
 // GET /accounts and every ownership check start from the caller.
 AccountSchema.index({ user_id: 1, created_at: -1 });
 // The refresh job's scan for tokens that expire soon.
 AccountSchema.index({ token_expires_at: 1 });
+// Purges to resume at start-up (AccountsService.pendingPurges); the field exists on few documents.
+AccountSchema.index({ purge_requested_at: 1 });

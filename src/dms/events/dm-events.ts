@@ -5,7 +5,8 @@ export interface DmChangedEvent {
   accountId: string;
   dmId: string;
   conversationId: string;
-  change: 'created' | 'updated';
+  /** 'deleted': the document is gone (hard delete, or the purge of a removed account). */
+  change: 'created' | 'updated' | 'deleted';
 }
 
 export const CONVERSATION_CHANGED = 'conversation.changed';

@@ -77,3 +77,5 @@ InstagramConversationSchema.index({
 InstagramConversationSchema.index({ platform_account_id: 1, last_message_at: -1, _id: -1 });
 // GET /instagram-dms/stream resume.
 InstagramConversationSchema.index({ platform_account_id: 1, updated_at: 1, _id: 1 });
+// The enrichment sweep: threads whose customer profile is due.
+InstagramConversationSchema.index({ profile_pending: 1, profile_retry_at: 1 });

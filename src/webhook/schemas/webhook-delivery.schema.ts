@@ -23,6 +23,8 @@ export class WebhookDelivery {
   @Prop({ type: MongooseSchema.Types.Mixed }) result?: Record<string, unknown>;
   /** Business account ids of the entries, so unroutable deliveries can be replayed on connect. */
   @Prop({ type: [String], default: undefined }) unroutable_ids?: string[];
+  /** `entry[].id` of the body (business accounts), recorded at the ack: whose delivery it is. */
+  @Prop({ type: [String], default: undefined }) entry_ids?: string[];
 }
 
 export type WebhookDeliveryDocument = HydratedDocument<WebhookDelivery>;
@@ -31,3 +33,5 @@ export const WebhookDeliverySchema = SchemaFactory.createForClass(WebhookDeliver
 WebhookDeliverySchema.index({ status: 1, lease_until: 1 });
 WebhookDeliverySchema.index({ status: 1, processed_at: 1 });
 WebhookDeliverySchema.index({ unroutable_ids: 1 });
+// GET /webhook/deliveries, scoped to the caller's accounts; failed counts per account (health).
+WebhookDeliverySchema.index({ entry_ids: 1, status: 1, received_at: -1 });

@@ -1,0 +1,436 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectModel } from '@nestjs/mongoose';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Model, Types } from 'mongoose';
+import type { AuthUser } from '../auth/auth-user';
+import type { AppConfig } from '../config/app-config';
+import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { AccountsService } from './accounts.service';
+import { WEBHOOK_FIELDS } from './accounts.types';
+import { AccountResponseDto } from './dto/account-response.dto';
+import { Account, AccountStatus } from './schemas/account.schema';
+import { RefreshLease } from './schemas/refresh-lease.schema';
+
+const DAY_MS = 24 * 3_600_000;
+/** Health writes happen on every reconciliation; once a minute per account is plenty. */
+const GRAPH_SUCCESS_THROTTLE_MS = 60_000;
+const TARGET_PAGE = 500;
+
+// ---------------------------------------------------------------- reply shapes
+
+export class DmCountsDto {
+  @ApiProperty({ description: 'DMs stored for the account (soft-deleted ones excluded)' })
+  total!: number;
+  @ApiProperty({ description: 'Unread inbound DMs, summed over its conversations' })
+  unread!: number;
+}
+
+export class DeliveryHealthDto {
+  @ApiProperty({
+    description:
+      'Webhook deliveries naming this account that no connected account could take (kept for replay on connect)',
+  })
+  unroutable!: number;
+  @ApiProperty({
+    description:
+      'Deliveries that failed processing after every retry. A failed delivery stores no account: it is attributed by the entry ids of its body',
+  })
+  failed!: number;
+}
+
+export class ImportStatusDto {
+  @ApiProperty({ enum: ['never', 'running', 'done', 'failed'] })
+  state!: 'never' | 'running' | 'done' | 'failed';
+  @ApiPropertyOptional({ enum: ['connect', 'manual', 'resume'], nullable: true })
+  trigger!: 'connect' | 'manual' | 'resume' | null;
+  @ApiProperty({ nullable: true, type: Date }) started_at!: Date | null;
+  @ApiProperty({ nullable: true, type: Date }) finished_at!: Date | null;
+  @ApiProperty({ description: 'Conversations read so far' }) threads_done!: number;
+  @ApiProperty({
+    description: 'Conversations with more messages than Meta details (the 20 newest are imported)',
+  })
+  threads_truncated!: number;
+  @ApiProperty({ description: 'Messages Meta returned with details' }) messages_seen!: number;
+  @ApiProperty({ description: 'Messages stored by this import (new DMs)' })
+  messages_stored!: number;
+  @ApiProperty({ description: 'Messages igdm already had (webhook, earlier import)' })
+  messages_known!: number;
+  @ApiProperty({ nullable: true, type: String }) error_code!: string | null;
+  @ApiProperty({
+    description: 'Why older history is missing: Meta serves only the newest messages of a thread',
+  })
+  note!: string;
+}
+
+export class ReconcileRunDto {
+  @ApiProperty({ type: Date }) started_at!: Date;
+  @ApiProperty({ nullable: true, type: Date }) finished_at!: Date | null;
+  @ApiProperty({ enum: ['ok', 'failed'] }) status!: 'ok' | 'failed';
+  @ApiProperty() threads_checked!: number;
+  @ApiProperty() messages_checked!: number;
+  @ApiProperty({ description: 'Messages Meta has and igdm had not: stored now' })
+  stored!: number;
+  @ApiProperty() already_known!: number;
+  @ApiProperty({ description: 'Left to the webhook: younger than SYNC_RECONCILE_GRACE_MS' })
+  too_recent!: number;
+  @ApiProperty({ description: 'Conversations whose gap may reach past the 20 newest messages' })
+  threads_truncated!: number;
+  @ApiProperty({ description: 'The webhook subscription had drifted and was restored' })
+  subscription_restored!: boolean;
+  @ApiProperty({ type: [String], description: 'Fields missing before the run restored them' })
+  subscription_missing!: string[];
+  @ApiProperty({ nullable: true, type: String }) error_code!: string | null;
+}
+
+export class ReconcileStatusDto {
+  @ApiProperty({ nullable: true, type: ReconcileRunDto }) last_run!: ReconcileRunDto | null;
+  @ApiProperty({ description: 'Messages reconciliation has stored for the account, all runs' })
+  total_stored!: number;
+  @ApiProperty({ type: [ReconcileRunDto], description: 'Most recent runs, newest first' })
+  recent_runs!: ReconcileRunDto[];
+}
+
+export class TokenHealthDto {
+  @ApiProperty({ nullable: true, type: Date }) expires_at!: Date | null;
+  @ApiProperty({ nullable: true, type: Date }) refreshed_at!: Date | null;
+  @ApiProperty({
+    enum: ['ok', 'due', 'retrying', 'expired', 'needs_reauth', 'unknown'],
+    description:
+      'due: the hourly job refreshes it soon; retrying: a refresh failed and is retried later',
+  })
+  refresh_state!: 'ok' | 'due' | 'retrying' | 'expired' | 'needs_reauth' | 'unknown';
+}
+
+export class SubscriptionHealthDto {
+  @ApiProperty({ type: [String], description: 'Webhook fields as Meta last reported them' })
+  fields!: string[];
+  @ApiProperty({ type: [String] }) wanted!: string[];
+  @ApiProperty({ type: [String] }) missing!: string[];
+  @ApiProperty({ nullable: true, type: Date }) checked_at!: Date | null;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+}
+
+export class AccountHealthDto {
+  @ApiProperty() account_id!: string;
+  @ApiProperty({ nullable: true, type: String }) username!: string | null;
+  @ApiProperty({ enum: ['active', 'needs_reauth', 'disconnected'] })
+  status!: 'active' | 'needs_reauth' | 'disconnected';
+  @ApiProperty({ description: 'No problem is reported' }) ok!: boolean;
+  @ApiProperty({
+    type: [String],
+    example: ['SUBSCRIPTION_INCOMPLETE', 'MISSED_WEBHOOKS_BACKFILLED'],
+    description: 'Stable codes of the conditions that need attention or explain a recent gap',
+  })
+  problems!: string[];
+  @ApiProperty({ nullable: true, type: Date }) last_webhook_at!: Date | null;
+  @ApiProperty({ nullable: true, type: Date }) last_graph_success_at!: Date | null;
+  @ApiProperty({ type: TokenHealthDto }) token!: TokenHealthDto;
+  @ApiProperty({ type: SubscriptionHealthDto }) subscription!: SubscriptionHealthDto;
+  @ApiProperty({ nullable: true, type: DeliveryHealthDto }) deliveries!: DeliveryHealthDto | null;
+  @ApiProperty({ nullable: true, type: ImportStatusDto }) import!: ImportStatusDto | null;
+  @ApiProperty({ nullable: true, type: ReconcileStatusDto })
+  reconciliation!: ReconcileStatusDto | null;
+}
+
+export class AccountDetailDto extends AccountResponseDto {
+  @ApiProperty({ nullable: true, type: DmCountsDto }) dm_counts!: DmCountsDto | null;
+  @ApiProperty({ type: AccountHealthDto }) health!: AccountHealthDto;
+}
+
+export class AccountDetailReplyDto {
+  @ApiProperty({ enum: [true] }) success!: true;
+  @ApiProperty({ type: AccountDetailDto }) data!: AccountDetailDto;
+}
+
+export class HealthSummaryDto {
+  @ApiProperty({ description: 'Every account of the caller is without problems' }) ok!: boolean;
+  @ApiProperty() accounts_total!: number;
+  @ApiProperty() accounts_with_problems!: number;
+  @ApiProperty({ type: [AccountHealthDto] }) accounts!: AccountHealthDto[];
+}
+
+export class HealthSummaryReplyDto {
+  @ApiProperty({ enum: [true] }) success!: true;
+  @ApiProperty({ type: HealthSummaryDto }) data!: HealthSummaryDto;
+}
+
+// ---------------------------------------------------------------- the registry
+
+/** The account a contributor reports on. */
+export interface InsightTarget {
+  accountId: string;
+  userId: string;
+  igId: string;
+}
+
+/** What one module knows about an account; every part is optional. */
+export interface AccountInsightPart {
+  dm_counts?: DmCountsDto;
+  deliveries?: DeliveryHealthDto;
+  import?: ImportStatusDto;
+  reconciliation?: ReconcileStatusDto;
+  problems?: string[];
+}
+
+export type InsightContributor = (
+  targets: InsightTarget[],
+) => Promise<Record<string, AccountInsightPart>>;
+
+/** An active account the scheduled jobs of higher modules work on. */
+export interface SyncTarget extends InsightTarget {
+  status: 'active' | 'needs_reauth' | 'disconnected';
+}
+
+type AccountDoc = Account & { _id: Types.ObjectId };
+
+/**
+ * Account details other modules know (DM counts, webhook deliveries, import and reconciliation).
+ * The accounts module cannot import them (dependencies point the other way), so they register a
+ * contributor here on init and the account routes merge what the contributors answer. A failing
+ * contributor leaves its part out instead of failing the account route.
+ */
+@Injectable()
+export class AccountInsights {
+  private readonly logger = new Logger(AccountInsights.name);
+  private readonly contributors = new Map<string, InsightContributor>();
+  private readonly marginMs: number;
+  private readonly clientId: string;
+
+  constructor(
+    @InjectModel(Account.name) private readonly accountModel: Model<Account>,
+    @InjectModel(RefreshLease.name) private readonly refreshLeases: Model<RefreshLease>,
+    private readonly accounts: AccountsService,
+    private readonly graph: InstagramGraphService,
+    @Inject(ConfigService) config: AppConfig,
+  ) {
+    this.marginMs = config.get('TOKEN_REFRESH_MARGIN_DAYS', { infer: true }) * DAY_MS;
+    this.clientId = config.get('INSTAGRAM_CLIENT_ID', { infer: true });
+  }
+
+  /** Registers (or replaces) the contributor named `name`. */
+  register(name: string, contributor: InsightContributor): void {
+    this.contributors.set(name, contributor);
+  }
+
+  /** GET /accounts/:id: the account, its DM counts and its health. 404 when not the caller's. */
+  async detail(user: AuthUser, accountId: string): Promise<AccountDetailDto> {
+    const account = await this.accounts.get(user, accountId);
+    const [health] = await this.healthOf(user, [account]);
+    return { ...account, dm_counts: health.part.dm_counts ?? null, health: health.dto };
+  }
+
+  /** GET /accounts/health: every account of the caller. */
+  async summary(user: AuthUser): Promise<HealthSummaryDto> {
+    const accounts = await this.accounts.list(user);
+    const health = await this.healthOf(user, accounts);
+    const withProblems = health.filter((h) => !h.dto.ok).length;
+    return {
+      ok: withProblems === 0,
+      accounts_total: health.length,
+      accounts_with_problems: withProblems,
+      accounts: health.map((h) => h.dto),
+    };
+  }
+
+  // ---------------------------------------------------------------- for the sync jobs
+
+  /**
+   * Active, non-deleted accounts (the jobs check enablement per account themselves). Read in
+   * `_id` order, page by page: every account is visited, so no other index would help.
+   */
+  async listSyncTargets(): Promise<SyncTarget[]> {
+    const targets: SyncTarget[] = [];
+    let after: Types.ObjectId | undefined;
+    for (;;) {
+      const docs = await this.accountModel
+        .find(after ? { _id: { $gt: after } } : {}, {
+          _id: 1,
+          user_id: 1,
+          instagram_data: 1,
+          meta: 1,
+          status: 1,
+          is_deleted: 1,
+        })
+        .sort({ _id: 1 })
+        .limit(TARGET_PAGE)
+        .lean<AccountDoc[]>()
+        .exec();
+      for (const doc of docs) {
+        const igId = doc.instagram_data?.ig_id ?? doc.instagram_data?.id ?? doc.meta?.id;
+        const status = doc.status ?? AccountStatus.Active;
+        if (doc.is_deleted || status !== AccountStatus.Active || !igId) continue;
+        targets.push({ accountId: doc._id.toHexString(), userId: doc.user_id, igId, status });
+      }
+      if (docs.length < TARGET_PAGE) return targets;
+      after = docs[docs.length - 1]._id;
+    }
+  }
+
+  /** Persists this process's last successful Graph call for the account (throttled). */
+  async recordGraphSuccess(accountId: string, igId: string): Promise<void> {
+    const at = this.graph.lastSuccessAt(igId);
+    if (!at || !Types.ObjectId.isValid(accountId)) return;
+    await this.accountModel.collection.updateOne(
+      {
+        _id: new Types.ObjectId(accountId),
+        $or: [
+          { last_graph_success_at: { $exists: false } },
+          { last_graph_success_at: { $lt: new Date(at.getTime() - GRAPH_SUCCESS_THROTTLE_MS) } },
+        ],
+      },
+      { $set: { last_graph_success_at: at } },
+    );
+  }
+
+  /** Records the webhook fields Meta reports for the account (GET subscribed_apps). */
+  async recordSubscription(accountId: string, fields: string[], at: Date): Promise<void> {
+    if (!Types.ObjectId.isValid(accountId)) return;
+    await this.accountModel.collection.updateOne(
+      { _id: new Types.ObjectId(accountId) },
+      {
+        $set: { subscribed_fields: fields, subscription_checked_at: at },
+        $unset: { subscription_error: '' },
+      },
+    );
+  }
+
+  /** Our app's entry of GET subscribed_apps (by client id, or the only one). */
+  ourSubscribedFields(apps: { id: string; subscribed_fields: string[] }[]): string[] {
+    const ours =
+      apps.find((a) => a.id === this.clientId) ?? (apps.length === 1 ? apps[0] : undefined);
+    return ours?.subscribed_fields ?? [];
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async healthOf(
+    user: AuthUser,
+    accounts: AccountResponseDto[],
+  ): Promise<{ part: AccountInsightPart; dto: AccountHealthDto }[]> {
+    if (accounts.length === 0) return [];
+    const ids = accounts.map((a) => new Types.ObjectId(a.id));
+    const [docs, leases] = await Promise.all([
+      this.accountModel
+        .find({ _id: { $in: ids } }, { _id: 1, last_graph_success_at: 1 })
+        .lean<Pick<AccountDoc, '_id' | 'last_graph_success_at'>[]>()
+        .exec(),
+      this.refreshLeases
+        .find({ _id: { $in: accounts.map((a) => a.id) } })
+        .lean<RefreshLease[]>()
+        .exec(),
+    ]);
+    const graphSuccess = new Map(docs.map((d) => [d._id.toHexString(), d.last_graph_success_at]));
+    const leaseUntil = new Map(leases.map((l) => [l._id, new Date(l.until)]));
+    const parts = await this.collect(
+      accounts.map((a) => ({ accountId: a.id, userId: user.id, igId: a.ig_id })),
+    );
+    const now = Date.now();
+    return accounts.map((account) => {
+      const part = parts.get(account.id) ?? {};
+      const stored = graphSuccess.get(account.id);
+      const live = this.graph.lastSuccessAt(account.ig_id);
+      const lastGraph = latest(stored ? new Date(stored) : null, live);
+      const token = this.tokenHealth(account, leaseUntil.get(account.id), now);
+      const subscription = this.subscriptionHealth(account);
+      const problems = [
+        ...this.accountProblems(account, token, subscription),
+        ...(part.problems ?? []),
+      ];
+      return {
+        part,
+        dto: {
+          account_id: account.id,
+          username: account.username,
+          status: account.status,
+          ok: problems.length === 0,
+          problems,
+          last_webhook_at: account.last_webhook_at,
+          last_graph_success_at: lastGraph,
+          token,
+          subscription,
+          deliveries: part.deliveries ?? null,
+          import: part.import ?? null,
+          reconciliation: part.reconciliation ?? null,
+        },
+      };
+    });
+  }
+
+  private async collect(targets: InsightTarget[]): Promise<Map<string, AccountInsightPart>> {
+    const merged = new Map<string, AccountInsightPart>();
+    const answers = await Promise.all(
+      [...this.contributors.entries()].map(async ([name, contributor]) => {
+        try {
+          return await contributor(targets);
+        } catch (error) {
+          this.logger.warn(
+            { contributor: name, err: error instanceof Error ? error.name : 'unknown' },
+            'account insight contributor failed',
+          );
+          return {};
+        }
+      }),
+    );
+    for (const answer of answers) {
+      for (const [accountId, part] of Object.entries(answer)) {
+        const current = merged.get(accountId) ?? {};
+        merged.set(accountId, {
+          ...current,
+          ...part,
+          problems: [...(current.problems ?? []), ...(part.problems ?? [])],
+        });
+      }
+    }
+    return merged;
+  }
+
+  private tokenHealth(
+    account: AccountResponseDto,
+    leaseUntil: Date | undefined,
+    now: number,
+  ): TokenHealthDto {
+    const expiresAt = account.token_expires_at ? new Date(account.token_expires_at) : null;
+    const base = { expires_at: expiresAt, refreshed_at: account.token_refreshed_at };
+    if (account.status === 'needs_reauth') return { ...base, refresh_state: 'needs_reauth' };
+    if (!expiresAt) return { ...base, refresh_state: 'unknown' };
+    if (expiresAt.getTime() <= now) return { ...base, refresh_state: 'expired' };
+    if (expiresAt.getTime() > now + this.marginMs) return { ...base, refresh_state: 'ok' };
+    // Due: the refresh job keeps its lease for an hour after a failed attempt.
+    return {
+      ...base,
+      refresh_state: leaseUntil && leaseUntil.getTime() > now ? 'retrying' : 'due',
+    };
+  }
+
+  private subscriptionHealth(account: AccountResponseDto): SubscriptionHealthDto {
+    const fields = account.subscribed_fields ?? [];
+    return {
+      fields,
+      wanted: [...WEBHOOK_FIELDS],
+      missing: WEBHOOK_FIELDS.filter((f) => !fields.includes(f)),
+      checked_at: account.subscription_checked_at,
+      error: account.subscription_error,
+    };
+  }
+
+  private accountProblems(
+    account: AccountResponseDto,
+    token: TokenHealthDto,
+    subscription: SubscriptionHealthDto,
+  ): string[] {
+    const problems: string[] = [];
+    if (account.status === 'needs_reauth') problems.push('NEEDS_REAUTH');
+    if (token.refresh_state === 'expired') problems.push('TOKEN_EXPIRED');
+    if (token.refresh_state === 'retrying') problems.push('TOKEN_REFRESH_RETRYING');
+    if (subscription.error) problems.push('SUBSCRIPTION_FAILED');
+    else if (subscription.missing.length > 0) problems.push('SUBSCRIPTION_INCOMPLETE');
+    return problems;
+  }
+}
+
+function latest(a: Date | null, b: Date | null): Date | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a.getTime() >= b.getTime() ? a : b;
+}

@@ -1,0 +1,33 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+
+/** The error envelope (src/common/errors) as an OpenAPI example. */
+export function errorExample(code: string, message: string) {
+  return { success: false, error: { code, message }, detail: message };
+}
+
+/** One documented error reply with its envelope example. */
+export function ApiErrorReply(status: number, code: string, message: string, description: string) {
+  return ApiResponse({ status, description, example: errorExample(code, message) });
+}
+
+/** What the rate limiter (UserThrottlerGuard) answers on any route but the webhook. */
+export const ApiRateLimited = () =>
+  ApiErrorReply(
+    429,
+    'RATE_LIMITED',
+    'ThrottlerException: Too Many Requests',
+    'Rate limited (per user; per IP on public routes); see Retry-After',
+  );
+
+/** The replies every route behind the JWT guard can give: 401 and 429. For a controller class. */
+export const ApiAuthErrors = () =>
+  applyDecorators(
+    ApiErrorReply(
+      401,
+      'UNAUTHORIZED',
+      'Missing bearer token',
+      'Missing, malformed or expired bearer token',
+    ),
+    ApiRateLimited(),
+  );

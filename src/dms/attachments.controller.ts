@@ -1,0 +1,95 @@
+import {
+  Controller,
+  Get,
+  Header,
+  HttpStatus,
+  Param,
+  PipeTransform,
+  Redirect,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiFoundResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/current-user.decorator';
+import { AppError } from '../common/errors/app-error';
+import { AttachmentsService } from './attachments.service';
+import { ObjectIdPipe } from './dto/cursor';
+
+const ERROR_EXAMPLE = (code: string, message: string) => ({
+  example: { success: false, error: { code, message }, detail: message },
+});
+
+/** Position of an attachment in the DM's `attachments` array, from 0. */
+class AttachmentIndexPipe implements PipeTransform<unknown, number> {
+  transform(value: unknown): number {
+    // The global pipe has already turned the text into a number (NaN for "x").
+    const text = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+    if (!/^\d{1,3}$/.test(text)) {
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        'VALIDATION_FAILED',
+        'Validation failed: n must be an attachment position (0, 1, …)',
+      );
+    }
+    return Number(text);
+  }
+}
+
+@ApiTags('DMs')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  description: 'Missing, malformed or expired bearer token',
+  ...ERROR_EXAMPLE('UNAUTHORIZED', 'Missing bearer token'),
+})
+@Controller('instagram-dms')
+export class AttachmentsController {
+  constructor(private readonly attachments: AttachmentsService) {}
+
+  @Get(':id/attachments/:n')
+  @Redirect(undefined, 302)
+  // The target is a signed URL that expires: a cached redirect would outlive it.
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Open a DM attachment: redirects to a URL that works now',
+    description:
+      "Meta's media URLs expire. The stored URL is used while it is younger than MEDIA_URL_TTL_MS and a HEAD does not show it gone; otherwise the message is read again from Instagram, the new URL is stored and the redirect goes there.",
+  })
+  @ApiParam({ name: 'id', description: 'DM id (instagram_dms._id)' })
+  @ApiParam({ name: 'n', description: 'Attachment position, from 0', example: 0 })
+  @ApiFoundResponse({ description: 'Location: the media URL' })
+  @ApiBadRequestResponse({
+    description: 'Malformed DM id or attachment position',
+    ...ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'),
+  })
+  @ApiNotFoundResponse({
+    description: 'No such DM of yours (another user’s DM answers alike), or no attachment n',
+    ...ERROR_EXAMPLE('ATTACHMENT_NOT_FOUND', 'This DM has no media attachment at that position'),
+  })
+  @ApiConflictResponse({
+    description: 'The account must be reconnected before Instagram can be asked for a new URL',
+    ...ERROR_EXAMPLE('ACCOUNT_REAUTH_REQUIRED', 'The Instagram account must be reconnected'),
+  })
+  @ApiResponse({
+    status: 410,
+    description:
+      'Instagram no longer serves the media (message unsent or older than the 20 newest of its thread)',
+    ...ERROR_EXAMPLE('MEDIA_EXPIRED', 'Instagram no longer serves this media'),
+  })
+  async open(
+    @CurrentUser() user: AuthUser,
+    @Param('id', new ObjectIdPipe()) id: string,
+    @Param('n', new AttachmentIndexPipe()) n: number,
+  ): Promise<{ url: string; statusCode: number }> {
+    return { url: await this.attachments.liveUrl(user, id, n), statusCode: 302 };
+  }
+}
