@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedEvent } from '../dms/events/ingest-event.types';
-import { entryIds, isWebhookBody, parseDelivery, toMillis } from './event-parser';
+import { entryIds, isWebhookBody, parseDelivery, storable, toMillis } from './event-parser';
 
 const PAYLOADS = '/work/shared/meta/payloads';
 
@@ -239,5 +239,62 @@ describe('parseDelivery', () => {
     expect(isWebhookBody({ object: 'instagram' })).toBe(false);
     expect(isWebhookBody({ object: 'instagram', entry: {} })).toBe(false);
     expect(parseDelivery({ entry: [] })).toEqual([]);
+  });
+
+  it('should fall back when a timestamp is beyond any date', () => {
+    expect(toMillis(8.9e68, 42)).toBe(42);
+    expect(toMillis(1e16, 42)).toBe(42);
+    expect(toMillis(1_700_000_000, 42)).toBe(1_700_000_000_000);
+  });
+
+  describe('storable', () => {
+    it('should escape keys a database refuses and cut off deep nesting', () => {
+      let deep: unknown = 'bottom';
+      for (let i = 0; i < 200; i += 1) deep = { d: deep };
+      const out = storable({
+        $gt: 1,
+        'a.b': { $where: 'x' },
+        ok: [{ $in: [1] }],
+        grid: [[1, [2]]],
+        deep,
+      }) as Record<string, unknown>;
+      expect(out).toMatchObject({
+        '\uFF04gt': 1,
+        'a\uFF0Eb': { '\uFF04where': 'x' },
+        ok: [{ '\uFF04in': [1] }],
+        grid: [{ nested_array: [1, { nested_array: [2] }] }],
+      });
+      expect(JSON.stringify(out)).not.toMatch(/"\$|"[^"]*\.[^"]*":/);
+      expect(JSON.stringify(out)).toContain('[nested too deep]');
+      expect(Object.getPrototypeOf(storable(JSON.parse('{"__proto__":{"x":1}}')))).toBe(
+        Object.prototype,
+      );
+    });
+
+    it('should keep a message whose payload carries $-keys, with the keys escaped in raw', () => {
+      const [event] = parseDelivery({
+        object: 'instagram',
+        entry: [
+          {
+            id: '17841400000000001',
+            time: 1_700_000_000_000,
+            messaging: [
+              {
+                sender: { id: '900', $gt: { polluted: 'yes' } },
+                recipient: { id: '17841400000000001' },
+                timestamp: 1_700_000_000_000,
+                message: { mid: 'm1', text: 'hi', $where: 'x' },
+              },
+            ],
+          },
+        ],
+      });
+      expect(event).toMatchObject({ kind: 'message', mid: 'm1', text: 'hi' });
+      expect((event as { raw: Record<string, unknown> }).raw).toEqual({
+        mid: 'm1',
+        text: 'hi',
+        '\uFF04where': 'x',
+      });
+    });
   });
 });

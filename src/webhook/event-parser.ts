@@ -27,10 +27,14 @@ function arr(v: unknown): unknown[] {
 }
 
 /** ms since epoch from a number or numeric string that may be seconds (changes, dashboard tests). */
+const MAX_DATE_MS = 8.64e15;
+
 export function toMillis(v: unknown, fallback = 0): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n) || n <= 0) return fallback;
-  return n < 1e11 ? Math.round(n * 1000) : Math.round(n);
+  const ms = n < 1e11 ? Math.round(n * 1000) : Math.round(n);
+  // Beyond what a Date holds (year 275 760) the value is garbage, not a time.
+  return ms > MAX_DATE_MS ? fallback : ms;
 }
 
 /** The envelope a delivery must have to be accepted (else 400). */
@@ -278,7 +282,35 @@ function parseChange(change: unknown, ctx: Ctx): ParsedEvent {
 }
 
 /** Every event of every entry, in delivery order. */
-export function parseDelivery(body: unknown): ParsedEvent[] {
+/** Deeper than this, a stored value becomes a marker string (MongoDB nests at most 100 levels). */
+const MAX_STORED_DEPTH = 32;
+
+/**
+ * A copy of untrusted JSON that any MongoDB-wire server stores: keys starting with `$` or
+ * holding `.` or NUL are escaped (`$` → `＄`, `.` → `．`), `__proto__` is kept as a plain key,
+ * an array inside an array becomes `{nested_array: […]}`, and anything nested deeper than MAX_STORED_DEPTH is replaced. Parsed events carry parts of the
+ * body (`raw`, `referral`, comment `from`/`media`) into documents, so the body is made storable
+ * before parsing: a hostile or odd payload is stored, never a processing failure.
+ */
+export function storable(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_STORED_DEPTH) return '[nested too deep]';
+  if (Array.isArray(value)) {
+    // FerretDB v1 refuses an array directly inside an array: the inner one gets wrapped.
+    return value.map((v) =>
+      Array.isArray(v) ? { nested_array: storable(v, depth + 1) } : storable(v, depth + 1),
+    );
+  }
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const safeKey = key.replace(/^\$/, '\uFF04').replace(/\./g, '\uFF0E').replace(/\0/g, '');
+    out[safeKey] = storable(v, depth + 1);
+  }
+  return { ...out };
+}
+
+export function parseDelivery(input: unknown): ParsedEvent[] {
+  const body = storable(input);
   if (!isWebhookBody(body)) return [];
   const events: ParsedEvent[] = [];
   for (const entry of body.entry) {
