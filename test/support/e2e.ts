@@ -68,6 +68,11 @@ export async function createTestApp(
   Object.assign(process.env, env);
   const { AppModule } = await import('../../src/app.module');
   const { configureApp } = await import('../../src/configure-app');
+  // Opt-in (IGDM_QUERY_LOG=<file>): records every query shape for the index check.
+  if (process.env.IGDM_QUERY_LOG) {
+    const { installQueryRecorder } = await import('../reliability/support/query-recorder');
+    installQueryRecorder(process.env.IGDM_QUERY_LOG);
+  }
 
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
   const app = moduleRef.createNestApplication({ rawBody: true, bufferLogs: true });
