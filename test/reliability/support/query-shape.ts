@@ -83,9 +83,9 @@ export function normaliseSort(sort: unknown): SortSpec {
   if (Array.isArray(sort)) {
     if (sort.length === 2 && typeof sort[0] === 'string' && !Array.isArray(sort[1]))
       return [[sort[0], dir(sort[1])]];
-    return sort.map((s) =>
+    return sort.map<SortSpec[number]>((s) =>
       Array.isArray(s) ? [String(s[0]), dir(s[1])] : [String(s), 1],
-    ) as SortSpec;
+    );
   }
   if (typeof sort === 'string')
     return sort
