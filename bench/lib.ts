@@ -21,6 +21,7 @@ import {
 } from '../meta-simulator';
 import { newIgsid, newItemId, newThreadId } from '../meta-simulator/ids';
 import { TokenCipher } from '../src/accounts/token-cipher';
+import { buildFerretDb } from '../src/database/embedded-database';
 
 export const ROOT = resolve(__dirname, '..');
 export const APP_SECRET = 'sim-app-secret';
@@ -175,18 +176,27 @@ export async function getJson(
  */
 export async function spawnIgdm(
   env: Record<string, string>,
-  opts: { timeoutMs?: number; keepOutput?: number } = {},
+  opts: {
+    timeoutMs?: number;
+    keepOutput?: number;
+    /** Entry file (default src/main.ts); the reliability suite uses a harness around AppModule. */
+    entry?: string;
+    /** Every chunk of stdout/stderr, e.g. to capture all logs. */
+    onOutput?: (chunk: string) => void;
+  } = {},
 ): Promise<IgdmProcess> {
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src', 'main.ts')],
+    ['-r', 'ts-node/register/transpile-only', opts.entry ?? join(ROOT, 'src', 'main.ts')],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const keep = opts.keepOutput ?? 64 * 1024;
   let out = '';
   const onData = (c: Buffer) => {
-    out += c.toString('utf8');
+    const text = c.toString('utf8');
+    opts.onOutput?.(text);
+    out += text;
     if (out.length > keep) out = out.slice(out.length - keep);
   };
   child.stdout.on('data', onData);
@@ -392,4 +402,74 @@ export async function pool(total: number, concurrency: number, job: (i: number) 
 
 export function randomName(prefix: string): string {
   return `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * FerretDB v1 (SQLite) as a child process on a fixed port and data folder, so it can be stopped
+ * and started again under a running igdm (the reliability suite's database outage).
+ */
+export class FerretDbProcess {
+  private child: ChildProcess | undefined;
+  private constructor(
+    readonly binary: string,
+    readonly dataDir: string,
+    readonly port: number,
+  ) {}
+
+  get uri(): string {
+    return `mongodb://127.0.0.1:${this.port}/`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  static async start(dataDir: string, port?: number): Promise<FerretDbProcess> {
+    const binary = await buildFerretDb(ROOT, () => undefined);
+    const db = new FerretDbProcess(binary, dataDir, port ?? (await freePort()));
+    await db.resume();
+    return db;
+  }
+
+  /** Starts it (again) on the same port and data folder; resolves when it accepts connections. */
+  async resume(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
+    const child = spawn(this.binary, ['-data', this.dataDir, '-port', String(this.port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      if (stderr.length < 4096) stderr += c.toString();
+    });
+    let stdout = '';
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`FerretDB did not start: ${stderr}`)), 30_000);
+      child.stdout.on('data', (c: Buffer) => {
+        if (stdout.length < 4096) stdout += c.toString();
+        if (stdout.includes('READY ')) {
+          clearTimeout(timer);
+          res();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        rej(new Error(`FerretDB exited with ${code}: ${stderr}`));
+      });
+    });
+  }
+
+  /** Stops it (SIGTERM, SIGKILL after 5 s, or SIGKILL at once). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((res) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        res();
+      });
+      child.kill(signal);
+    });
+  }
 }
