@@ -315,6 +315,8 @@ export class DmsIngestService {
     const set: Record<string, unknown> = {};
     if (draft.source === 'send') {
       if (!existing.manual_dm) set.manual_dm = true;
+      // Sent through igdm, whichever arrived first: the echo only confirms it.
+      if (existing.source !== 'send') set.source = 'send';
       // The echo of a private reply looks like any text; only the send knows what it was.
       if (draft.message_type === 'private_reply' && existing.message_type !== 'private_reply')
         set.message_type = 'private_reply';
