@@ -157,7 +157,7 @@ describe('No silent gaps (e2e)', () => {
         dmsInDb: after.length,
         duplicates: after.length - distinctMids(after),
       };
-    });
+    }, 150_000);
 
     it('should answer 404 for the import routes of another user’s account and 400 for a bad id', async () => {
       const { accountId } = await connected();

@@ -81,5 +81,5 @@ export async function importFinished(
     if (data.state !== 'done' && data.state !== 'failed') return null;
     if (after && new Date(data.started_at as string) <= after) return null;
     return data;
-  });
+  }, 60_000); // imports are paced at Meta's 2 calls/s per account: slow on a loaded machine
 }
