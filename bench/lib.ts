@@ -148,6 +148,7 @@ export async function getJson(
   url: string,
   headers: Record<string, string> = {},
   agent?: http.Agent,
+  timeoutMs = 10_000,
 ): Promise<{ status: number; body: any; ms: number }> {
   const t0 = performance.now();
   return new Promise((res, rej) => {
@@ -166,7 +167,9 @@ export async function getJson(
       });
     });
     req.on('error', rej);
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`timeout after ${timeoutMs} ms: ${url}`)),
+    );
   });
 }
 
@@ -202,6 +205,10 @@ export async function spawnIgdm(
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Never leave an orphan behind when this process ends first (a failed bench, a killed test).
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.removeListener('exit', reap));
   const port = Number(env.PORT);
   const url = `http://127.0.0.1:${port}`;
   let dead = false;
@@ -317,7 +324,16 @@ export class DeliveryFactory {
   private seq = 0;
   constructor(
     private readonly accounts: { igId: string; customers: Customer[] }[],
-    private readonly opts: { eventsPerDelivery: number; duplicateRatio: number; readRatio: number },
+    private readonly opts: {
+      eventsPerDelivery: number;
+      duplicateRatio: number;
+      readRatio: number;
+      /**
+       * Stored outbound DMs that read receipts point at (the customer read our message); without
+       * them, reads point at recent inbound mids (a no-op for igdm).
+       */
+      readTargets?: { igId: string; igsid: string; mid: string }[];
+    },
   ) {}
 
   next(): { body: string; mids: string[]; duplicate: boolean; reads: number } {
@@ -333,15 +349,22 @@ export class DeliveryFactory {
       const a = this.accounts[Math.floor(Math.random() * this.accounts.length)];
       const c = a.customers[Math.floor(Math.random() * a.customers.length)];
       const at = now + i;
-      if (this.recentMids.length && Math.random() < this.opts.readRatio) {
+      const targets = this.opts.readTargets;
+      if ((targets?.length || this.recentMids.length) && Math.random() < this.opts.readRatio) {
         reads++;
-        const mid = this.recentMids[Math.floor(Math.random() * this.recentMids.length)];
+        const t = targets?.length
+          ? targets[Math.floor(Math.random() * targets.length)]
+          : {
+              igId: a.igId,
+              igsid: c.igsid,
+              mid: this.recentMids[Math.floor(Math.random() * this.recentMids.length)],
+            };
         list.push({
-          entryId: a.igId,
+          entryId: t.igId,
           container: 'messaging',
           field: 'messaging_seen',
           at,
-          event: messagingElement(c.igsid, a.igId, at, 'read', { mid }),
+          event: messagingElement(t.igsid, t.igId, at, 'read', { mid: t.mid }),
         });
         continue;
       }
@@ -438,6 +461,9 @@ export class FerretDbProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
       if (stderr.length < 4096) stderr += c.toString();

@@ -122,7 +122,7 @@ export async function startInstance(
       port,
       graphUrl: stack.meta.graphUrl,
       apiUrl: stack.meta.apiUrl,
-      extra: { ...FAST_WORKER_ENV, ...opts.env },
+      extra: { INSTAGRAM_WWW_URL: stack.meta.wwwUrl, ...FAST_WORKER_ENV, ...opts.env },
     }),
     {
       entry: join(ROOT, 'test', 'reliability', 'support', 'igdm-instance.ts'),
@@ -144,6 +144,8 @@ export interface TrackedDelivery {
   body: string;
   mids: string[];
   statuses: (number | 'error')[];
+  /** Duration of each attempt (ms). */
+  ms: number[];
   acked: boolean;
   /** Which instance acknowledged it. */
   ackedBy?: string;
@@ -159,6 +161,8 @@ export interface LoadStats {
   otherStatus: number;
   retried: number;
   eventsAcked: number;
+  /** Longest single attempt (a hung answer shows here). */
+  slowestAttemptMs: number;
 }
 
 /**
@@ -204,6 +208,7 @@ export class DeliveryDriver {
         body: d.body,
         mids: d.mids,
         statuses: [],
+        ms: [],
         acked: false,
       });
     }
@@ -249,6 +254,7 @@ export class DeliveryDriver {
       const target = targets[this.rr++ % targets.length];
       const r = await postDelivery(target.url, d.body, this.agent, this.opts.timeoutMs ?? 20_000);
       d.statuses.push(r.status || 'error');
+      d.ms.push(Math.round(r.ms));
       if (r.status === 200) {
         d.acked = true;
         d.ackedBy = target.name;
@@ -269,6 +275,7 @@ export class DeliveryDriver {
       otherStatus: 0,
       retried: 0,
       eventsAcked: 0,
+      slowestAttemptMs: 0,
     };
     for (const d of this.deliveries) {
       s.attempts += d.statuses.length;
@@ -277,6 +284,7 @@ export class DeliveryDriver {
         s.eventsAcked += d.mids.length;
       } else s.neverAcked++;
       if (d.statuses.length > 1) s.retried++;
+      s.slowestAttemptMs = Math.max(s.slowestAttemptMs, ...d.ms);
       for (const st of d.statuses) {
         if (st === 'error') s.networkErrors++;
         else if (st >= 500) s.fiveXx++;

@@ -206,9 +206,12 @@ export function judge(shape: QueryShape, indexes: IndexKeys[]): Verdict {
   const whole = tryAll(shape.fields);
   if (whole) return { served: true, index: indexName(whole) };
   if (shape.or.length > 0) {
+    // Each $or branch is its own index scan; their union is then sorted in memory (MongoDB's
+    // OR + SORT plan), so branches are judged on their filter alone.
     const picked: string[] = [];
     for (const branch of shape.or) {
-      const ix = tryAll([...shape.fields, ...branch]);
+      const fields = [...shape.fields, ...branch];
+      const ix = all.find((x) => servedBy(fields, [], x));
       if (!ix)
         return {
           served: false,
