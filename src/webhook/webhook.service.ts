@@ -19,6 +19,8 @@ export const NO_LEASE = new Date(0);
 /** Failed deliveries read to attribute them to accounts (they are rare and kept until purged). */
 /** A body names at most this many accounts on the delivery document (Meta batches few). */
 const MAX_ENTRY_IDS = 100;
+/** Longest an acknowledgement waits for its batch to be durable (Meta times out at about 20 s). */
+const PERSIST_TIMEOUT_MS = 5_000;
 
 /**
  * Persist, then acknowledge. Deliveries arriving within a few ms share one insertMany
@@ -88,11 +90,24 @@ export class WebhookService {
     if (this.flushing || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.tuning.groupCommitMax);
     this.flushing = true;
-    this.deliveries.collection
-      .insertMany(
+    // A stalled database must not hold Meta's requests (nor every later batch) forever: past the
+    // deadline the batch is answered 503 and Meta retries. Should the insert land after all,
+    // the retry is a second delivery document, and processing it again changes nothing.
+    let deadline: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      deadline = setTimeout(
+        () => reject(new Error('delivery insert timed out')),
+        PERSIST_TIMEOUT_MS,
+      );
+      deadline.unref();
+    });
+    Promise.race([
+      this.deliveries.collection.insertMany(
         batch.map((w) => w.doc),
         { ordered: false },
-      )
+      ),
+      stalled,
+    ])
       .then(
         () => batch.forEach((w) => w.resolve()),
         (error: unknown) => {
@@ -105,6 +120,7 @@ export class WebhookService {
         },
       )
       .finally(() => {
+        clearTimeout(deadline);
         this.flushing = false;
         if (this.queue.length > 0) this.schedule();
       });
