@@ -17,17 +17,13 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ApiAuthErrors, errorExample } from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { AppError } from '../common/errors/app-error';
 import { AttachmentsService } from './attachments.service';
 import { ObjectIdPipe } from './dto/cursor';
-
-const ERROR_EXAMPLE = (code: string, message: string) => ({
-  example: { success: false, error: { code, message }, detail: message },
-});
 
 /** Position of an attachment in the DM's `attachments` array, from 0. */
 class AttachmentIndexPipe implements PipeTransform<unknown, number> {
@@ -47,10 +43,7 @@ class AttachmentIndexPipe implements PipeTransform<unknown, number> {
 
 @ApiTags('DMs')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({
-  description: 'Missing, malformed or expired bearer token',
-  ...ERROR_EXAMPLE('UNAUTHORIZED', 'Missing bearer token'),
-})
+@ApiAuthErrors()
 @Controller('instagram-dms')
 export class AttachmentsController {
   constructor(private readonly attachments: AttachmentsService) {}
@@ -69,21 +62,24 @@ export class AttachmentsController {
   @ApiFoundResponse({ description: 'Location: the media URL' })
   @ApiBadRequestResponse({
     description: 'Malformed DM id or attachment position',
-    ...ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'),
+    example: errorExample('INVALID_ID', 'Invalid DM ID'),
   })
   @ApiNotFoundResponse({
     description: 'No such DM of yours (another user’s DM answers alike), or no attachment n',
-    ...ERROR_EXAMPLE('ATTACHMENT_NOT_FOUND', 'This DM has no media attachment at that position'),
+    example: errorExample(
+      'ATTACHMENT_NOT_FOUND',
+      'This DM has no media attachment at that position',
+    ),
   })
   @ApiConflictResponse({
     description: 'The account must be reconnected before Instagram can be asked for a new URL',
-    ...ERROR_EXAMPLE('ACCOUNT_REAUTH_REQUIRED', 'The Instagram account must be reconnected'),
+    example: errorExample('ACCOUNT_REAUTH_REQUIRED', 'The Instagram account must be reconnected'),
   })
   @ApiResponse({
     status: 410,
     description:
       'Instagram no longer serves the media (message unsent or older than the 20 newest of its thread)',
-    ...ERROR_EXAMPLE('MEDIA_EXPIRED', 'Instagram no longer serves this media'),
+    example: errorExample('MEDIA_EXPIRED', 'Instagram no longer serves this media'),
   })
   async open(
     @CurrentUser() user: AuthUser,

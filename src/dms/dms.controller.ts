@@ -22,10 +22,9 @@ import {
   ApiProduces,
   ApiResponse,
   ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { ApiAuthErrors, errorExample } from '../auth/api-errors';
 import { Throttle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import type { AuthUser } from '../auth/auth-user';
@@ -48,20 +47,9 @@ import { CommentReplyDto, SendDmDto } from './dto/send-dm.dto';
 import { UpdateDmDto } from './dto/update-dm.dto';
 import { SEND_THROTTLE } from './user-throttler.guard';
 
-const ERROR_EXAMPLE = (code: string, message: string) => ({
-  example: { success: false, error: { code, message }, detail: message },
-});
-
 @ApiTags('DMs')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({
-  description: 'Missing, malformed or expired bearer token',
-  ...ERROR_EXAMPLE('UNAUTHORIZED', 'Missing bearer token'),
-})
-@ApiTooManyRequestsResponse({
-  description: 'Rate limited (per user); see Retry-After',
-  ...ERROR_EXAMPLE('RATE_LIMITED', 'ThrottlerException: Too Many Requests'),
-})
+@ApiAuthErrors()
 @Controller('instagram-dms')
 export class DmsController {
   constructor(
@@ -94,17 +82,20 @@ export class DmsController {
       },
     },
   })
-  @ApiBadRequestResponse(
-    ERROR_EXAMPLE('VALIDATION_FAILED', 'Validation failed: limit must not be greater than 100'),
-  )
+  @ApiBadRequestResponse({
+    example: errorExample(
+      'VALIDATION_FAILED',
+      'Validation failed: limit must not be greater than 100',
+    ),
+  })
   @ApiResponse({
     status: 403,
     description: 'user_id other than your own',
-    ...ERROR_EXAMPLE('FORBIDDEN', 'You can only list your own DMs'),
+    example: errorExample('FORBIDDEN', 'You can only list your own DMs'),
   })
   @ApiNotFoundResponse({
     description: 'platform_account_id is not one of your accounts',
-    ...ERROR_EXAMPLE('ACCOUNT_NOT_FOUND', 'Account not found'),
+    example: errorExample('ACCOUNT_NOT_FOUND', 'Account not found'),
   })
   list(@CurrentUser() user: AuthUser, @Query() query: ListDmsQueryDto) {
     return this.dms.list(user, query);
@@ -134,7 +125,7 @@ export class DmsController {
       },
     },
   })
-  @ApiNotFoundResponse(ERROR_EXAMPLE('ACCOUNT_NOT_FOUND', 'Account not found'))
+  @ApiNotFoundResponse({ example: errorExample('ACCOUNT_NOT_FOUND', 'Account not found') })
   conversations(@CurrentUser() user: AuthUser, @Query() query: ListConversationsQueryDto) {
     return this.dms.listConversations(user, query);
   }
@@ -182,26 +173,26 @@ export class DmsController {
       },
     },
   })
-  @ApiBadRequestResponse(
-    ERROR_EXAMPLE(
+  @ApiBadRequestResponse({
+    example: errorExample(
       'TEXT_TOO_LONG',
       'message_text is 1200 bytes; Instagram accepts at most 1000 bytes (UTF-8)',
     ),
-  )
-  @ApiNotFoundResponse(ERROR_EXAMPLE('ACCOUNT_NOT_FOUND', 'Account not found'))
-  @ApiConflictResponse(
-    ERROR_EXAMPLE('ACCOUNT_REAUTH_REQUIRED', 'The Instagram account must be reconnected'),
-  )
-  @ApiUnprocessableEntityResponse(
-    ERROR_EXAMPLE(
+  })
+  @ApiNotFoundResponse({ example: errorExample('ACCOUNT_NOT_FOUND', 'Account not found') })
+  @ApiConflictResponse({
+    example: errorExample('ACCOUNT_REAUTH_REQUIRED', 'The Instagram account must be reconnected'),
+  })
+  @ApiUnprocessableEntityResponse({
+    example: errorExample(
       'WINDOW_CLOSED',
       'The 24-hour messaging window closed at 2026-01-02T10:00:00.000Z. A human agent may still reply with tag HUMAN_AGENT until 2026-01-08T10:00:00.000Z (7 days).',
     ),
-  )
+  })
   @ApiResponse({
     status: 502,
     description: 'Instagram did not confirm the send (it may have been delivered)',
-    ...ERROR_EXAMPLE('SEND_OUTCOME_UNKNOWN', 'Instagram did not confirm the send'),
+    example: errorExample('SEND_OUTCOME_UNKNOWN', 'Instagram did not confirm the send'),
   })
   send(@CurrentUser() user: AuthUser, @Body() body: SendDmDto) {
     return this.dms.send(user, body);
@@ -211,16 +202,16 @@ export class DmsController {
   @HttpCode(200)
   @Throttle(SEND_THROTTLE)
   @ApiOperation({ summary: 'Private reply (a DM) to a comment: once per comment, within 7 days' })
-  @ApiNotFoundResponse(ERROR_EXAMPLE('COMMENT_NOT_FOUND', 'Comment not found'))
-  @ApiConflictResponse(
-    ERROR_EXAMPLE('PRIVATE_REPLY_USED', 'This comment already has its private reply'),
-  )
-  @ApiUnprocessableEntityResponse(
-    ERROR_EXAMPLE(
+  @ApiNotFoundResponse({ example: errorExample('COMMENT_NOT_FOUND', 'Comment not found') })
+  @ApiConflictResponse({
+    example: errorExample('PRIVATE_REPLY_USED', 'This comment already has its private reply'),
+  })
+  @ApiUnprocessableEntityResponse({
+    example: errorExample(
       'PRIVATE_REPLY_WINDOW_CLOSED',
       'Instagram allows a private reply within 7 days of the comment',
     ),
-  )
+  })
   commentReply(
     @CurrentUser() user: AuthUser,
     @Param() { comment_id }: CommentIdParam,
@@ -232,7 +223,9 @@ export class DmsController {
   @Post('conversations/:id/typing')
   @HttpCode(200)
   @ApiOperation({ summary: 'Typing indicator on or off' })
-  @ApiNotFoundResponse(ERROR_EXAMPLE('CONVERSATION_NOT_FOUND', 'Conversation not found'))
+  @ApiNotFoundResponse({
+    example: errorExample('CONVERSATION_NOT_FOUND', 'Conversation not found'),
+  })
   typing(
     @CurrentUser() user: AuthUser,
     @Param() { id }: ConversationIdParam,
@@ -246,7 +239,9 @@ export class DmsController {
   @ApiOperation({
     summary: "Mark every inbound DM of the thread read (and send Instagram's mark_seen)",
   })
-  @ApiNotFoundResponse(ERROR_EXAMPLE('CONVERSATION_NOT_FOUND', 'Conversation not found'))
+  @ApiNotFoundResponse({
+    example: errorExample('CONVERSATION_NOT_FOUND', 'Conversation not found'),
+  })
   read(@CurrentUser() user: AuthUser, @Param() { id }: ConversationIdParam) {
     return this.dms.markConversationRead(user, id);
   }
@@ -254,8 +249,8 @@ export class DmsController {
   @Post(':id/reaction')
   @HttpCode(200)
   @ApiOperation({ summary: 'React to a DM (love or an emoji)' })
-  @ApiBadRequestResponse(ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'))
-  @ApiNotFoundResponse(ERROR_EXAMPLE('DM_NOT_FOUND', 'DM not found'))
+  @ApiBadRequestResponse({ example: errorExample('INVALID_ID', 'Invalid DM ID') })
+  @ApiNotFoundResponse({ example: errorExample('DM_NOT_FOUND', 'DM not found') })
   react(
     @CurrentUser() user: AuthUser,
     @Param('id', new ObjectIdPipe()) id: string,
@@ -266,8 +261,8 @@ export class DmsController {
 
   @Delete(':id/reaction')
   @ApiOperation({ summary: 'Remove your reaction from a DM' })
-  @ApiBadRequestResponse(ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'))
-  @ApiNotFoundResponse(ERROR_EXAMPLE('DM_NOT_FOUND', 'DM not found'))
+  @ApiBadRequestResponse({ example: errorExample('INVALID_ID', 'Invalid DM ID') })
+  @ApiNotFoundResponse({ example: errorExample('DM_NOT_FOUND', 'DM not found') })
   unreact(@CurrentUser() user: AuthUser, @Param('id', new ObjectIdPipe()) id: string) {
     return this.dms.react(user, id, null);
   }
@@ -277,8 +272,8 @@ export class DmsController {
   @ApiOkResponse({
     schema: { example: { success: true, data: { _id: '65a1f0c2e4b0a1b2c3d4e5f6', read: true } } },
   })
-  @ApiBadRequestResponse(ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'))
-  @ApiNotFoundResponse(ERROR_EXAMPLE('DM_NOT_FOUND', 'DM not found'))
+  @ApiBadRequestResponse({ example: errorExample('INVALID_ID', 'Invalid DM ID') })
+  @ApiNotFoundResponse({ example: errorExample('DM_NOT_FOUND', 'DM not found') })
   update(
     @CurrentUser() user: AuthUser,
     @Param('id', new ObjectIdPipe()) id: string,
@@ -292,8 +287,8 @@ export class DmsController {
     summary: 'Delete a DM: soft by default, hard with ?hard=true (reference-compatible)',
   })
   @ApiOkResponse({ schema: { example: { success: true, deleted: false, soft_deleted: true } } })
-  @ApiBadRequestResponse(ERROR_EXAMPLE('INVALID_ID', 'Invalid DM ID'))
-  @ApiNotFoundResponse(ERROR_EXAMPLE('DM_NOT_FOUND', 'DM not found'))
+  @ApiBadRequestResponse({ example: errorExample('INVALID_ID', 'Invalid DM ID') })
+  @ApiNotFoundResponse({ example: errorExample('DM_NOT_FOUND', 'DM not found') })
   remove(
     @CurrentUser() user: AuthUser,
     @Param('id', new ObjectIdPipe()) id: string,

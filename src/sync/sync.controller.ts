@@ -8,31 +8,24 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ApiAuthErrors, errorExample } from '../auth/api-errors';
 import { AccountIdParam } from '../accounts/dto/account-params.dto';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { ImportReplyDto } from './dto/import-reply.dto';
 import { HistoryImportService } from './history-import.service';
 
-const ERROR_EXAMPLE = (code: string, message: string) => ({
-  example: { success: false, error: { code, message }, detail: message },
-});
-
 @ApiTags('Accounts')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({
-  description: 'Missing, malformed or expired bearer token',
-  ...ERROR_EXAMPLE('UNAUTHORIZED', 'Missing bearer token'),
-})
+@ApiAuthErrors()
 @ApiBadRequestResponse({
   description: 'Malformed account id',
-  ...ERROR_EXAMPLE('VALIDATION_FAILED', 'Validation failed: id must be a mongodb id'),
+  example: errorExample('VALIDATION_FAILED', 'Validation failed: id must be a mongodb id'),
 })
 @ApiNotFoundResponse({
   description: 'Not one of your accounts (another user’s answers alike)',
-  ...ERROR_EXAMPLE('ACCOUNT_NOT_FOUND', 'Instagram account not found'),
+  example: errorExample('ACCOUNT_NOT_FOUND', 'Instagram account not found'),
 })
 @Controller('accounts')
 export class SyncController {
@@ -48,7 +41,10 @@ export class SyncController {
   @ApiAcceptedResponse({ type: ImportReplyDto })
   @ApiConflictResponse({
     description: 'The account is disabled in your settings or must be reconnected',
-    ...ERROR_EXAMPLE('ACCOUNT_DISABLED', 'This Instagram account is disabled in your settings'),
+    example: errorExample(
+      'ACCOUNT_DISABLED',
+      'This Instagram account is disabled in your settings',
+    ),
   })
   async start(
     @CurrentUser() user: AuthUser,
