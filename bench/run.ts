@@ -305,6 +305,11 @@ async function seedThreads(
   const template = await db.collection('instagram_dms').findOne({});
   const make = dmShape(template);
   const targets: { igId: string; igsid: string; mid: string }[] = [];
+  // The threads as igdm keeps them: each remembers its unseen outbound DMs for read receipts.
+  const threads = new Map<
+    string,
+    Record<string, unknown> & { unseen_outbound: Record<string, number> }
+  >();
   const base = Date.now() - n * 1000;
   for (let i = 0; i < n; i += 1000) {
     const docs = Array.from({ length: Math.min(1000, n - i) }, (_, k) => {
@@ -313,17 +318,38 @@ async function seedThreads(
       const c = a.customers[Math.floor(j / accounts.length) % a.customers.length];
       const outbound = j % 3 === 0;
       const mid = `seed_rr_${j}_${c.igsid}`;
-      if (outbound) targets.push({ igId: a.igId, igsid: c.igsid, mid });
-      return make({
+      const at = new Date(base + j * 1000);
+      const threadId = `${a.accountId}:${c.igsid}`;
+      const thread = threads.get(threadId) ?? {
+        _id: threadId,
+        user_id: userId,
+        platform_account_id: a.accountId,
+        ig_id: a.igId,
+        customer_id: c.igsid,
+        unread_count: 0,
+        profile_pending: true,
+        profile_attempts: 0,
+        profile_retry_at: new Date(0),
+        unseen_tracked: true,
+        unseen_outbound: {},
+        created_at: at,
+      };
+      threads.set(threadId, { ...thread, last_message_at: at, updated_at: at });
+      const doc = make({
         accountId: a.accountId,
         igId: a.igId,
         userId,
         customerId: c.igsid,
         mid,
         outbound,
-        at: new Date(base + j * 1000),
+        at,
         text: `seeded ${j}`,
       });
+      if (outbound) {
+        targets.push({ igId: a.igId, igsid: c.igsid, mid });
+        threads.get(threadId)!.unseen_outbound[doc._id.toHexString()] = at.getTime();
+      }
+      return doc;
     });
     await db.collection('instagram_dms').insertMany(docs, { ordered: false });
     await db.collection('instagram_dm_ids').insertMany(
@@ -336,6 +362,9 @@ async function seedThreads(
       { ordered: false },
     );
   }
+  await db.collection('instagram_conversations').insertMany([...threads.values()] as never[], {
+    ordered: false,
+  });
   return targets;
 }
 

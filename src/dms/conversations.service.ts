@@ -10,6 +10,8 @@ import { InstagramDm } from './schemas/instagram-dm.schema';
 const PREVIEW_CHARS = 100;
 /** Unnamed DMs remembered per thread (a new thread rarely holds more before its profile). */
 const MAX_UNNAMED = 200;
+/** Unseen outbound DMs remembered per thread; past it, read receipts fall back to a query. */
+export const MAX_UNSEEN = 500;
 
 /** What recordMessage needs of a stored DM. */
 export type ConversationDm = Pick<
@@ -75,6 +77,8 @@ export class ConversationsService {
       referral?: Record<string, unknown>;
       /** A DM stored without the customer's name: remembered for naming, unless known now. */
       unnamedDmId?: Types.ObjectId;
+      /** An outbound DM the customer has not seen: remembered for the next read receipt. */
+      unseenOutboundDm?: { id: Types.ObjectId; timestamp: number };
     } = {},
   ): Promise<{ id: string; customerName?: string; profileFetchedAt?: Date }> {
     return this.serialized(
@@ -91,6 +95,7 @@ export class ConversationsService {
             profile_pending: true,
             profile_attempts: 0,
             profile_retry_at: new Date(0),
+            unseen_tracked: true,
           },
           $set: { user_id: dm.user_id ?? '', ...(dm.ig_id ? { ig_id: dm.ig_id } : {}) },
           $max: {
@@ -110,6 +115,8 @@ export class ConversationsService {
             'customer.username': 1,
             'customer.fetched_at': 1,
             unnamed_dm_ids: 1,
+            unseen_outbound: 1,
+            unseen_tracked: 1,
           })
           .lean()
           .exec();
@@ -121,6 +128,7 @@ export class ConversationsService {
             (update.$set as Record<string, unknown>).unnamed_overflow = true;
           }
         }
+        if (opts.unseenOutboundDm) this.rememberUnseen(update, current, opts.unseenOutboundDm);
         if (opts.preview !== false) {
           // Only a newer message replaces the preview (events arrive out of order).
           const shown = current?.last_message?.timestamp;
@@ -144,6 +152,73 @@ export class ConversationsService {
         };
       },
     );
+  }
+
+  private rememberUnseen(
+    update: UpdateQuery<InstagramConversation>,
+    current: Pick<InstagramConversation, 'unseen_outbound' | 'unseen_tracked'> | null,
+    dm: { id: Types.ObjectId; timestamp: number },
+  ): void {
+    // A new thread is tracked from its first DM ($setOnInsert); an untracked one is listed by
+    // query at its next read receipt, so nothing is added to it here.
+    if (current && !current.unseen_tracked) return;
+    const set = update.$set as Record<string, unknown>;
+    if (Object.keys(current?.unseen_outbound ?? {}).length >= MAX_UNSEEN) {
+      set.unseen_tracked = false;
+      // One path may appear in one operator only (MongoDB refuses the update otherwise).
+      delete (update.$setOnInsert as Record<string, unknown>).unseen_tracked;
+      update.$unset = { ...(update.$unset as object), unseen_outbound: '' };
+      return;
+    }
+    set[`unseen_outbound.${dm.id.toHexString()}`] = dm.timestamp;
+  }
+
+  /**
+   * A read receipt up to `watermark` (ms): hands over the remembered outbound DMs it covers and
+   * forgets them. `null` when the thread is not tracked: the caller finds them by query and
+   * hands the rest to `trackUnseen`.
+   */
+  async takeSeen(
+    accountId: string,
+    customerId: string,
+    watermark: number,
+  ): Promise<Types.ObjectId[] | null> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      const _id = this.conversationId(accountId, customerId);
+      const current = await this.conversations
+        .findById(_id, { unseen_outbound: 1, unseen_tracked: 1 })
+        .lean()
+        .exec();
+      if (!current?.unseen_tracked) return null;
+      const due = Object.entries(current.unseen_outbound ?? {})
+        .filter(([, timestamp]) => timestamp <= watermark)
+        .map(([hex]) => hex);
+      if (due.length === 0) return [];
+      await this.conversations
+        .updateOne(
+          { _id },
+          { $unset: Object.fromEntries(due.map((hex) => [`unseen_outbound.${hex}`, ''])) },
+        )
+        .exec();
+      return due.map((hex) => new Types.ObjectId(hex));
+    });
+  }
+
+  /** The thread's unseen outbound DMs found by query: remembered from now on (if they fit). */
+  async trackUnseen(
+    accountId: string,
+    customerId: string,
+    unseen: { id: Types.ObjectId; timestamp: number }[],
+  ): Promise<void> {
+    if (unseen.length > MAX_UNSEEN) return;
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      // One `$set` per DM rather than the whole map: an id another instance adds meanwhile stays.
+      const set: Record<string, unknown> = { unseen_tracked: true };
+      for (const dm of unseen) set[`unseen_outbound.${dm.id.toHexString()}`] = dm.timestamp;
+      await this.conversations
+        .updateOne({ _id: this.conversationId(accountId, customerId) }, { $set: set })
+        .exec();
+    });
   }
 
   /** After an unsend: the preview of that message is cleared. */

@@ -388,6 +388,9 @@ export class DmsIngestService {
         preview: opts.preview,
         referral: draft.referral,
         ...(unnamed ? { unnamedDmId: dm._id } : {}),
+        ...(dm.direction === 'outbound' && dm.seen !== true
+          ? { unseenOutboundDm: { id: dm._id, timestamp: dm.timestamp ?? 0 } }
+          : {}),
       },
     );
     if (!unnamed || !customerName) return { dm, profileFetchedAt };
@@ -754,32 +757,54 @@ export class DmsIngestService {
   }
 
   /** The customer saw our message `read.mid` and everything we sent before it in the thread. */
+  /**
+   * A read receipt: every outbound DM of the thread up to the watermark DM is seen. They are
+   * marked by the ids the thread remembers (see ConversationsService.takeSeen); a thread that
+   * does not remember them (older data, or too many) is queried once and remembered from then on.
+   */
   private async applyRead(
     dm: StoredDm,
     event: Omit<ReadEvent, 'routingIds' | 'entryId'>,
   ): Promise<ApplyResult> {
     if (dm.direction !== 'outbound' || !dm.customer_id) return { outcome: 'noop' };
-    const res = await this.dms
-      .updateMany(
-        {
-          platform_account_id: dm.platform_account_id,
-          customer_id: dm.customer_id,
-          direction: 'outbound',
-          timestamp: { $lte: dm.timestamp ?? 0 },
-          seen: { $ne: true },
-        },
-        { $set: { seen: true, seen_at: new Date(event.timestamp) } },
-      )
-      .exec();
-    if (res.modifiedCount > 0) {
+    const accountId = dm.platform_account_id;
+    const customerId = dm.customer_id;
+    const watermark = dm.timestamp ?? 0;
+    const seen = { $set: { seen: true, seen_at: new Date(event.timestamp) } };
+    let modified = 0;
+    const remembered = await this.conversations.takeSeen(accountId, customerId, watermark);
+    if (remembered) {
+      // The watermark DM itself is not remembered yet when the receipt waited for it (pending).
+      const ids =
+        dm.seen === true || remembered.some((id) => id.equals(dm._id))
+          ? remembered
+          : [...remembered, dm._id];
+      for (const _id of ids) {
+        modified += (await this.dms.updateOne({ _id }, seen).exec()).modifiedCount;
+      }
+    } else {
+      const thread = { platform_account_id: accountId, customer_id: customerId };
+      const unseen = { ...thread, direction: 'outbound', seen: { $ne: true } };
+      const res = await this.dms
+        .updateMany({ ...unseen, timestamp: { $lte: watermark } }, seen)
+        .exec();
+      modified = res.modifiedCount;
+      const rest = await this.dms.find(unseen, { _id: 1, timestamp: 1 }).lean().exec();
+      await this.conversations.trackUnseen(
+        accountId,
+        customerId,
+        rest.map((d) => ({ id: d._id, timestamp: d.timestamp ?? 0 })),
+      );
+    }
+    if (modified > 0) {
       this.emitDm(dm, 'updated');
       this.conversations.emitChanged(
         dm.user_id ?? '',
-        dm.platform_account_id,
-        this.conversations.conversationId(dm.platform_account_id, dm.customer_id),
+        accountId,
+        this.conversations.conversationId(accountId, customerId),
       );
     }
-    return { outcome: res.modifiedCount > 0 ? 'updated' : 'noop' };
+    return { outcome: modified > 0 ? 'updated' : 'noop' };
   }
 
   private async storeComment(event: CommentEvent, account: RoutedAccount): Promise<ApplyResult> {

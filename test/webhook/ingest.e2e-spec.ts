@@ -443,6 +443,107 @@ describe('Webhook ingest (e2e)', () => {
       expect((await dms.findOne({ message_id: o3 }))!.seen).toBeUndefined();
       expect((await dms.findOne({ message_id: inbound }))!.read).toBe(false);
     });
+
+    it('should mark a message seen when its read receipt arrived before it, with the older ones', async () => {
+      const { biz } = await connected();
+      const c = meta.customer(biz);
+      const t = Date.now();
+      const echo = (mid: string, ts: number) =>
+        messagingBody(biz.igId, [
+          {
+            sender: { id: biz.igId },
+            recipient: { id: c.igsid },
+            timestamp: ts,
+            message: { mid, text: 'reply', is_echo: true },
+          },
+        ]);
+      const [o1, o2, o3] = [newMid(), newMid(), newMid()];
+      await post(echo(o1, t + 1)).expect(200);
+      await dmOf(o1);
+      await post(
+        messagingBody(biz.igId, [
+          {
+            sender: { id: c.igsid },
+            recipient: { id: biz.igId },
+            timestamp: t + 10,
+            read: { mid: o2 },
+          },
+        ]),
+      ).expect(200);
+      await eventually(() =>
+        app.connection.db!.collection('instagram_dm_ids').findOne({
+          _id: o2 as never,
+          pending: { $exists: true },
+        }),
+      );
+      await post(echo(o2, t + 2)).expect(200);
+      await post(echo(o3, t + 3)).expect(200);
+      await dmOf(o3);
+      expect(await eventually(() => dms.findOne({ message_id: o2, seen: true }))).toMatchObject({
+        seen_at: new Date(t + 10),
+      });
+      expect(await dms.findOne({ message_id: o1 })).toMatchObject({ seen: true });
+      expect((await dms.findOne({ message_id: o3 }))!.seen).toBeUndefined();
+      // A later receipt still finds o3: it was not forgotten by the first one.
+      await post(
+        messagingBody(biz.igId, [
+          {
+            sender: { id: c.igsid },
+            recipient: { id: biz.igId },
+            timestamp: t + 20,
+            read: { mid: o3 },
+          },
+        ]),
+      ).expect(200);
+      expect(await eventually(() => dms.findOne({ message_id: o3, seen: true }))).toMatchObject({
+        seen_at: new Date(t + 20),
+      });
+      expect(await dms.findOne({ message_id: o1 })).toMatchObject({ seen_at: new Date(t + 10) });
+    });
+
+    it('should mark seen the messages of a thread stored before igdm remembered unseen ones', async () => {
+      const { biz, account } = await connected();
+      const c = meta.customer(biz);
+      const t = Date.now();
+      const echo = (mid: string, ts: number) =>
+        messagingBody(biz.igId, [
+          {
+            sender: { id: biz.igId },
+            recipient: { id: c.igsid },
+            timestamp: ts,
+            message: { mid, text: 'reply', is_echo: true },
+          },
+        ]);
+      const read = (mid: string, ts: number) =>
+        messagingBody(biz.igId, [
+          { sender: { id: c.igsid }, recipient: { id: biz.igId }, timestamp: ts, read: { mid } },
+        ]);
+      const [o1, o2, o3, o4, o5] = [newMid(), newMid(), newMid(), newMid(), newMid()];
+      for (const [i, mid] of [o1, o2, o3].entries()) await post(echo(mid, t + 1 + i)).expect(200);
+      await dmOf(o3);
+      // As an older igdm (or the Python service) left the thread: nothing remembered on it.
+      await convs.updateOne(
+        { _id: `${account.accountId}:${c.igsid}` as never },
+        {
+          $unset: { unseen_outbound: '', unseen_tracked: '' },
+        },
+      );
+      await post(read(o2, t + 10)).expect(200);
+      await eventually(() => dms.findOne({ message_id: o2, seen: true }));
+      expect(await dms.findOne({ message_id: o1 })).toMatchObject({ seen: true });
+      expect((await dms.findOne({ message_id: o3 }))!.seen).toBeUndefined();
+      await post(echo(o4, t + 4)).expect(200);
+      await post(echo(o5, t + 5)).expect(200);
+      await dmOf(o5);
+      await post(read(o4, t + 20)).expect(200);
+      await eventually(() => dms.findOne({ message_id: o4, seen: true }));
+      expect(await dms.findOne({ message_id: o3 })).toMatchObject({
+        seen: true,
+        seen_at: new Date(t + 20),
+      });
+      expect((await dms.findOne({ message_id: o5 }))!.seen).toBeUndefined();
+      expect(await dms.findOne({ message_id: o1 })).toMatchObject({ seen_at: new Date(t + 10) });
+    });
   });
 
   describe('echo and send', () => {

@@ -57,6 +57,17 @@ export class InstagramConversation {
   unnamed_dm_ids?: Types.ObjectId[];
   /** More unnamed DMs than the list holds: the next naming falls back to a query. */
   @Prop() unnamed_overflow?: boolean;
+  /**
+   * Outbound DMs the customer has not seen yet, DM id (hex) → timestamp. A read receipt marks
+   * the ones up to its watermark by id instead of querying the thread, which FerretDB answers
+   * with a full scan. Keyed by id so that concurrent writers add and remove with `$set`/`$unset`.
+   */
+  @Prop({ type: MongooseSchema.Types.Mixed }) unseen_outbound?: Record<string, number>;
+  /**
+   * `unseen_outbound` lists every unseen outbound DM of the thread: threads created by igdm.
+   * Older threads (and one that outgrew the list) are listed by query at their next read receipt.
+   */
+  @Prop() unseen_tracked?: boolean;
   /** Last referral (ig.me link or ad) that opened or reopened the thread. */
   @Prop({ type: MongooseSchema.Types.Mixed }) last_referral?: Record<string, unknown>;
   created_at?: Date;
