@@ -26,6 +26,18 @@ type Task = () => Promise<void>;
 
 const ROUTE_CACHE_MS = 1_000;
 const SEEN_WRITE_INTERVAL_MS = 60_000;
+/** At most this share of the time goes to sweeping (see nextSweepDelay). */
+const SWEEP_SHARE = 0.1;
+
+/**
+ * The wait before the next sweep. A sweep is a scan on FerretDB (no secondary indexes): with a
+ * week of deliveries retained it takes seconds, and a fixed interval would let it eat the
+ * database. So a slow sweep spaces the next one out, keeping sweeping under `SWEEP_SHARE` of
+ * the time; on MongoDB sweeps take milliseconds and the configured interval holds.
+ */
+export function nextSweepDelay(intervalMs: number, lastSweepMs: number): number {
+  return Math.max(intervalMs, Math.round(lastSweepMs * (1 / SWEEP_SHARE - 1)));
+}
 
 /**
  * Processes acknowledged deliveries: woken with the new ids right after each ack, plus a start-up
@@ -68,17 +80,33 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
 
   onApplicationBootstrap(): void {
     if (!this.tuning.workerEnabled) return;
-    this.timers.push(
-      setInterval(() => void this.sweep(), this.tuning.sweepIntervalMs),
-      setInterval(() => void this.purge(), this.tuning.purgeIntervalMs),
-    );
-    for (const t of this.timers) t.unref();
-    setImmediate(() => void this.sweep()); // start-up sweep: whatever a previous process acked
+    const purge = setInterval(() => void this.purge(), this.tuning.purgeIntervalMs);
+    purge.unref();
+    this.timers.push(purge);
+    setImmediate(() => void this.sweepThenSchedule()); // first: whatever a previous process acked
+  }
+
+  private async sweepThenSchedule(): Promise<void> {
+    const started = Date.now();
+    await this.sweep();
+    if (this.stopped) return;
+    const delay = nextSweepDelay(this.tuning.sweepIntervalMs, Date.now() - started);
+    this.later(delay, () => void this.sweepThenSchedule());
+  }
+
+  /** A timer the shutdown clears, that never keeps the process alive. */
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers = this.timers.filter((t) => t !== timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     this.queue.length = 0;
     this.queued.clear();
@@ -337,6 +365,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       )
       .exec()
       .catch(() => undefined);
+    // The retry is due at retryAt whatever the sweep's pace (the sweep remains the fallback).
+    if (!final) this.later(retryAt.getTime() - Date.now() + 50, () => this.wake([String(_id)]));
   }
 
   /**
