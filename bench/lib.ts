@@ -429,10 +429,12 @@ export function randomName(prefix: string): string {
 
 /**
  * FerretDB v1 (SQLite) as a child process on a fixed port and data folder, so it can be stopped
- * and started again under a running igdm (the reliability suite's database outage).
+ * and started again, or frozen and thawed, under a running igdm (the reliability suite's database
+ * outage and hang).
  */
 export class FerretDbProcess {
   private child: ChildProcess | undefined;
+  private frozen = false;
   private constructor(
     readonly binary: string,
     readonly dataDir: string,
@@ -485,10 +487,30 @@ export class FerretDbProcess {
     });
   }
 
+  /**
+   * Suspends it (SIGSTOP): unlike a stop, its sockets stay open and connections are still
+   * accepted by the kernel, so clients get no error, only no answer (a hung database).
+   */
+  freeze(): void {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  /** Lets a frozen process run again (SIGCONT); what it was sent meanwhile is answered now. */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.child?.kill('SIGCONT');
+    this.frozen = false;
+  }
+
   /** Stops it (SIGTERM, SIGKILL after 5 s, or SIGKILL at once). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // A suspended process would only act on SIGTERM once continued, so the wait would be 5 s.
+    this.thaw();
     await new Promise<void>((res) => {
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       child.once('exit', () => {

@@ -1,6 +1,12 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiRateLimited } from '../auth/api-errors';
 import { Public } from '../auth/public.decorator';
 import { DatabaseHealthIndicator } from './database.health';
 
@@ -18,11 +24,15 @@ export class HealthController {
 
   @Public()
   @Get()
+  @ApiOperation({
+    summary: 'Liveness and database reachability, without a token (load balancers, uptime checks)',
+  })
   @ApiOkResponse({ type: HealthReplyDto, description: 'Service and database are up' })
   @ApiServiceUnavailableResponse({
     type: HealthReplyDto,
     description: 'The database does not answer',
   })
+  @ApiRateLimited()
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthReplyDto> {
     const result = await this.database.ping('database', 1_500);
     const up = result.database?.status === 'up';

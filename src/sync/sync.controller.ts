@@ -43,7 +43,7 @@ export class SyncController {
     description: 'The account is disabled in your settings or must be reconnected',
     example: errorExample(
       'ACCOUNT_DISABLED',
-      'This Instagram account is disabled in your settings',
+      'This Instagram account is disabled in your settings; enable it to send',
     ),
   })
   async start(

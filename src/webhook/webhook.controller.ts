@@ -13,19 +13,30 @@ import {
   Inject,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { ApiAuthErrors, ApiErrorReply, errorExample } from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { Public } from '../auth/public.decorator';
 import type { AppConfig } from '../config/app-config';
+import { MAX_BODY_BYTES } from '../configure-app';
 import { DeliveryWorker } from './delivery-worker.service';
 import { ListDeliveriesQueryDto } from './dto/list-deliveries.query';
 import { entryIds, isWebhookBody } from './event-parser';
 import { WebhookSignatureGuard } from './webhook-signature.guard';
 import { WebhookService } from './webhook.service';
+
+/** A 5xx reply hides its cause and names the request instead (src/common/errors). */
+function serverErrorExample(code: string) {
+  const example = errorExample(code, 'Something failed on our side');
+  return {
+    ...example,
+    error: { ...example.error, request_id: '0b6f7a52-3f4e-4d1c-9a7e-2c5d8e1f4a90' },
+  };
+}
 
 function sameSecret(a: string, b: string): boolean {
   // Hash first so the comparison is constant-time whatever the lengths.
@@ -60,6 +71,12 @@ export class WebhookController {
   @SkipThrottle()
   @Get('instagram')
   @ApiOperation({ summary: "Meta's subscription handshake: echoes hub.challenge as text/plain" })
+  @ApiErrorReply(
+    403,
+    'FORBIDDEN',
+    'Verification failed',
+    'hub.mode is not subscribe, hub.challenge is missing, or hub.verify_token is not META_WEBHOOK_VERIFY_TOKEN',
+  )
   verify(@Req() req: Request, @Res() res: Response): void {
     const mode = queryParam(req, 'hub.mode');
     const token = queryParam(req, 'hub.verify_token');
@@ -83,6 +100,30 @@ export class WebhookController {
   @ApiOperation({
     summary: 'Webhook deliveries from Meta: stored, acknowledged, processed after the ack',
   })
+  @ApiErrorReply(
+    400,
+    'BAD_REQUEST',
+    'Expected an object with "object" and "entry[]"',
+    'Not a webhook body; a body that is not JSON at all answers "Request body is not valid JSON"',
+  )
+  @ApiErrorReply(
+    401,
+    'UNAUTHORIZED',
+    'Invalid or missing webhook signature',
+    'X-Hub-Signature-256 is missing or is not the HMAC-SHA256 of the raw body with the app secret',
+  )
+  @ApiErrorReply(
+    413,
+    'PAYLOAD_TOO_LARGE',
+    'Request body is too large',
+    `Body over ${MAX_BODY_BYTES} bytes`,
+  )
+  @ApiResponse({
+    status: 503,
+    description:
+      'Not stored: the database is unavailable or did not confirm the write within 5 s. Nothing is acknowledged, so Meta delivers it again',
+    example: serverErrorExample('SERVICE_UNAVAILABLE'),
+  })
   async receive(@Req() req: RawBodyRequest<Request>): Promise<{ success: true }> {
     const body: unknown = req.body;
     if (!isWebhookBody(body))
@@ -98,6 +139,14 @@ export class WebhookController {
   }
 
   @Get('deliveries')
+  @ApiBearerAuth()
+  @ApiAuthErrors()
+  @ApiErrorReply(
+    400,
+    'VALIDATION_FAILED',
+    'Validation failed: status must be one of the following values: pending, processed, failed, ignored',
+    'Unknown status, or limit not an integer from 1 to 500',
+  )
   @ApiOperation({
     summary:
       "Diagnostics: counts and ids of deliveries for the caller's accounts, by status (never payloads)",

@@ -2,6 +2,9 @@
  * `npm run test:reliability`: faults under load, each printing acknowledged vs stored.
  *  - the database stopped for several seconds during load (FerretDB child process, same port and
  *    data folder): answers 5xx while down, every acknowledged event stored exactly once;
+ *  - the database frozen (SIGSTOP) for several seconds during load, so writes hang instead of
+ *    failing: answers 503 once the persist timeout passes, never holds a request until Meta gives
+ *    up, every acknowledged event stored exactly once;
  *  - the Graph API timing out and failing: messages stored, names filled in once Graph is back;
  *  - igdm killed with SIGKILL during load and restarted: every acknowledged event stored once.
  * igdm runs as a child process (test/reliability/support/igdm-instance.ts) against its own
@@ -10,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FerretDbProcess, getJson } from '../../bench/lib';
+import { FerretDbProcess, getJson, percentile } from '../../bench/lib';
 import {
   DeliveryDriver,
   deliveryStatus,
@@ -114,6 +117,90 @@ describe('Faults under load (reliability)', () => {
     expect(verdict.lost).toBe(0);
     expect(verdict.duplicates).toBe(0);
     expect(verdict.ledgerWithoutDm).toBe(0);
+    expect(igdm.child.exitCode).toBeNull();
+  }, 600_000);
+
+  it('should answer 503 within the persist timeout while the database hangs, and store every acknowledged event exactly once', async () => {
+    const { stack, igdm } = await up('db-freeze', { dbUrl: ferret.uri, customersPerAccount: 20 });
+    const url = `${igdm.url}/webhook/instagram`;
+    // Meta gives up on an answer after about 20 s; a request held that long is a lost ack.
+    const CLIENT_TIMEOUT_MS = 20_000;
+    // PERSIST_TIMEOUT_MS of src/webhook/webhook.service.ts. The deadline is per batch and one batch
+    // is written at a time, so a request queued behind a stalled batch waits out that batch's
+    // deadline and then its own: up to twice the timeout, still well inside Meta's patience.
+    const PERSIST_TIMEOUT_MS = 5_000;
+    const SLOWEST_ALLOWED_MS = 2 * PERSIST_TIMEOUT_MS + 1_500;
+    const driver = new DeliveryDriver(
+      DeliveryDriver.forStack(stack),
+      () => [{ name: 'igdm', url }],
+      {
+        concurrency: 32,
+        retryDelayMs: 1_000,
+        ratePerS: 20,
+        timeoutMs: CLIENT_TIMEOUT_MS,
+        label: 'db-freeze',
+      },
+    );
+    // 20 deliveries/s for 20 s; the database hangs for 12 s once the first 100 are acked.
+    const TOTAL = 400;
+    const FREEZE_MS = 12_000;
+    let freeze: Promise<void> | undefined;
+    let ackedBefore = 0;
+    let frozenAt = 0;
+    let thawedAt = 0;
+    let attemptsBefore = 0;
+    let attemptsWhileFrozen = 0;
+    await driver.send(TOTAL, (d) => {
+      if (freeze || !d.acked || driver.stats().acked < 100) return;
+      ({ acked: ackedBefore, attempts: attemptsBefore } = driver.stats());
+      freeze = (async () => {
+        ferret.freeze();
+        frozenAt = Date.now();
+        log(`db-freeze: database frozen (SIGSTOP) after ${ackedBefore} acknowledged deliveries`);
+        await sleep(FREEZE_MS);
+        ferret.thaw();
+        thawedAt = Date.now();
+        attemptsWhileFrozen = driver.stats().attempts - attemptsBefore;
+        log(`db-freeze: database thawed (SIGCONT) after ${thawedAt - frozenAt} ms`);
+      })();
+    });
+    await freeze;
+    const stats = driver.stats();
+    const answers = driver.deliveries.flatMap((d) =>
+      d.statuses.map((status, i) => ({ status, ms: d.ms[i] })),
+    );
+    const unavailableMs = answers.filter((a) => a.status === 503).map((a) => a.ms);
+    const slowest503 = Math.max(0, ...unavailableMs);
+    const fastest503 = unavailableMs.length ? Math.min(...unavailableMs) : 0;
+    const verdict = await verifyStored(stack.db, driver, {
+      timeoutMs: 240_000,
+      label: 'db-freeze',
+    });
+    const status = await deliveryStatus(stack.db);
+    const healthAfter = (await getJson(`${igdm.url}/health`).catch(() => ({ status: 0 }))).status;
+    driver.close();
+    log(
+      `db-freeze: database frozen ${thawedAt - frozenAt} ms during load; ${stats.deliveries} deliveries, ` +
+        `${stats.attempts} attempts (${attemptsWhileFrozen} finished while frozen), acknowledged ` +
+        `${stats.acked} (${ackedBefore} before the freeze), 503 answers ${unavailableMs.length} ` +
+        `(fastest ${fastest503} ms, p50 ${percentile(unavailableMs, 50)} ms, slowest ${slowest503} ms), other 5xx ` +
+        `${stats.fiveXx - unavailableMs.length}, network errors ${stats.networkErrors}, retried ` +
+        `${stats.retried}, slowest answer ${stats.slowestAttemptMs} ms; events acknowledged ` +
+        `${verdict.eventsAcked}, stored ${verdict.stored}, lost ${verdict.lost}, duplicates ` +
+        `${verdict.duplicates}; deliveries ${JSON.stringify(status)}; /health after ${healthAfter}; ` +
+        `igdm alive ${igdm.child.exitCode === null}`,
+    );
+    expect(freeze).toBeDefined();
+    expect(stats.acked).toBe(TOTAL);
+    expect(unavailableMs.length).toBeGreaterThan(0); // the hang was answered 503, not held
+    expect(stats.fiveXx).toBe(unavailableMs.length);
+    expect(stats.otherStatus).toBe(0);
+    expect(stats.networkErrors).toBe(0); // no request ran into the client's timeout
+    expect(stats.slowestAttemptMs).toBeLessThan(SLOWEST_ALLOWED_MS);
+    expect(verdict.lost).toBe(0);
+    expect(verdict.duplicates).toBe(0);
+    expect(verdict.ledgerWithoutDm).toBe(0);
+    expect(healthAfter).toBe(200);
     expect(igdm.child.exitCode).toBeNull();
   }, 600_000);
 
