@@ -10,8 +10,8 @@ import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
 interface Waiter {
   doc: WebhookDelivery & { _id: Types.ObjectId };
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  /** Answers the request once: stored, failed, or past its deadline, whichever comes first. */
+  settle: (error?: Error) => void;
 }
 
 /** Epoch: a pending delivery's lease has always "expired", so the claim filter stays one range. */
@@ -19,7 +19,11 @@ export const NO_LEASE = new Date(0);
 /** Failed deliveries read to attribute them to accounts (they are rare and kept until purged). */
 /** A body names at most this many accounts on the delivery document (Meta batches few). */
 const MAX_ENTRY_IDS = 100;
-/** Longest an acknowledgement waits for its batch to be durable (Meta times out at about 20 s). */
+/**
+ * Longest a request waits for its delivery to be durable, counted from its arrival (Meta times
+ * out at about 20 s). Per request, not per batch: a request queued behind a stalled batch would
+ * otherwise wait out that batch's deadline and then its own.
+ */
 const PERSIST_TIMEOUT_MS = 5_000;
 
 /**
@@ -69,7 +73,25 @@ export class WebhookService {
       ...(accountIgIds.length > 0 ? { entry_ids: accountIgIds.slice(0, MAX_ENTRY_IDS) } : {}),
     } as WebhookDelivery & { _id: Types.ObjectId };
     await new Promise<void>((resolve, reject) => {
-      this.queue.push({ doc, resolve, reject });
+      let settled = false;
+      const waiter: Waiter = {
+        doc,
+        settle: (error?: Error) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          if (error) reject(error);
+          else resolve();
+        },
+      };
+      const deadline = setTimeout(() => {
+        // Still queued: never written, so the retry Meta makes is the only copy.
+        const queued = this.queue.indexOf(waiter);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        waiter.settle(unavailable());
+      }, PERSIST_TIMEOUT_MS);
+      deadline.unref();
+      this.queue.push(waiter);
       this.schedule();
     });
     return doc._id.toHexString();
@@ -90,9 +112,9 @@ export class WebhookService {
     if (this.flushing || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.tuning.groupCommitMax);
     this.flushing = true;
-    // A stalled database must not hold Meta's requests (nor every later batch) forever: past the
-    // deadline the batch is answered 503 and Meta retries. Should the insert land after all,
-    // the retry is a second delivery document, and processing it again changes nothing.
+    // Each request is answered 503 at its own deadline (persist). The batch deadline frees the
+    // pipeline for the next batch while this insert hangs. Should a timed-out insert land after
+    // all, Meta's retry is a second delivery document, and processing it again changes nothing.
     let deadline: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
       deadline = setTimeout(
@@ -109,14 +131,14 @@ export class WebhookService {
       stalled,
     ])
       .then(
-        () => batch.forEach((w) => w.resolve()),
+        () => batch.forEach((w) => w.settle()),
         (error: unknown) => {
           this.logger.error(
             { err: errorName(error), count: batch.length },
             'webhook delivery batch not stored',
           );
-          const failure = new ServiceUnavailableException('Delivery not stored, retry later');
-          batch.forEach((w) => w.reject(failure));
+          const failure = unavailable();
+          batch.forEach((w) => w.settle(failure));
         },
       )
       .finally(() => {
@@ -190,6 +212,10 @@ export class WebhookService {
       }
     return Object.fromEntries(counts);
   }
+}
+
+function unavailable(): ServiceUnavailableException {
+  return new ServiceUnavailableException('Delivery not stored, retry later');
 }
 
 export function errorName(error: unknown): string {

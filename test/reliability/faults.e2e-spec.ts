@@ -125,11 +125,10 @@ describe('Faults under load (reliability)', () => {
     const url = `${igdm.url}/webhook/instagram`;
     // Meta gives up on an answer after about 20 s; a request held that long is a lost ack.
     const CLIENT_TIMEOUT_MS = 20_000;
-    // PERSIST_TIMEOUT_MS of src/webhook/webhook.service.ts. The deadline is per batch and one batch
-    // is written at a time, so a request queued behind a stalled batch waits out that batch's
-    // deadline and then its own: up to twice the timeout, still well inside Meta's patience.
+    // PERSIST_TIMEOUT_MS of src/webhook/webhook.service.ts, counted per request from its arrival
+    // (also for one queued behind a stalled batch); the slack is for a loaded 2-core machine.
     const PERSIST_TIMEOUT_MS = 5_000;
-    const SLOWEST_ALLOWED_MS = 2 * PERSIST_TIMEOUT_MS + 1_500;
+    const SLOWEST_ALLOWED_MS = PERSIST_TIMEOUT_MS + 1_500;
     const driver = new DeliveryDriver(
       DeliveryDriver.forStack(stack),
       () => [{ name: 'igdm', url }],
