@@ -61,15 +61,13 @@ export class AttachmentsController {
   @ApiParam({ name: 'n', description: 'Attachment position, from 0', example: 0 })
   @ApiFoundResponse({ description: 'Location: the media URL' })
   @ApiBadRequestResponse({
-    description: 'Malformed DM id or attachment position',
+    description: 'Malformed DM id (INVALID_ID) or attachment position (VALIDATION_FAILED)',
     example: errorExample('INVALID_ID', 'Invalid DM ID'),
   })
   @ApiNotFoundResponse({
-    description: 'No such DM of yours (another user’s DM answers alike), or no attachment n',
-    example: errorExample(
-      'ATTACHMENT_NOT_FOUND',
-      'This DM has no media attachment at that position',
-    ),
+    description:
+      'No such DM of yours (DM_NOT_FOUND; another user’s DM answers alike), or no media attachment at position n (ATTACHMENT_NOT_FOUND)',
+    example: errorExample('DM_NOT_FOUND', 'DM not found'),
   })
   @ApiConflictResponse({
     description: 'The account must be reconnected before Instagram can be asked for a new URL',
@@ -79,7 +77,10 @@ export class AttachmentsController {
     status: 410,
     description:
       'Instagram no longer serves the media (message unsent or older than the 20 newest of its thread)',
-    example: errorExample('MEDIA_EXPIRED', 'Instagram no longer serves this media'),
+    example: errorExample(
+      'MEDIA_EXPIRED',
+      'Instagram no longer serves this media: the message was unsent or is older than the 20 newest of its conversation',
+    ),
   })
   async open(
     @CurrentUser() user: AuthUser,
