@@ -771,30 +771,35 @@ export class DmsIngestService {
     const customerId = dm.customer_id;
     const watermark = dm.timestamp ?? 0;
     const seen = { $set: { seen: true, seen_at: new Date(event.timestamp) } };
-    let modified = 0;
-    const remembered = await this.conversations.takeSeen(accountId, customerId, watermark);
-    if (remembered) {
-      // The watermark DM itself is not remembered yet when the receipt waited for it (pending).
-      const ids =
-        dm.seen === true || remembered.some((id) => id.equals(dm._id))
-          ? remembered
-          : [...remembered, dm._id];
-      for (const _id of ids) {
-        modified += (await this.dms.updateOne({ _id }, seen).exec()).modifiedCount;
-      }
-    } else {
-      const thread = { platform_account_id: accountId, customer_id: customerId };
-      const unseen = { ...thread, direction: 'outbound', seen: { $ne: true } };
-      const res = await this.dms
-        .updateMany({ ...unseen, timestamp: { $lte: watermark } }, seen)
+    let ids = await this.conversations.takeSeen(accountId, customerId, watermark);
+    if (!ids) {
+      // One query lists the thread's unseen outbound DMs: the due ones are marked below, the
+      // rest remembered for the next receipt.
+      const unseen = await this.dms
+        .find(
+          {
+            platform_account_id: accountId,
+            customer_id: customerId,
+            direction: 'outbound',
+            seen: { $ne: true },
+          },
+          { _id: 1, timestamp: 1 },
+        )
+        .lean()
         .exec();
-      modified = res.modifiedCount;
-      const rest = await this.dms.find(unseen, { _id: 1, timestamp: 1 }).lean().exec();
+      const later = unseen.filter((d) => (d.timestamp ?? 0) > watermark);
+      ids = unseen.filter((d) => (d.timestamp ?? 0) <= watermark).map((d) => d._id);
       await this.conversations.trackUnseen(
         accountId,
         customerId,
-        rest.map((d) => ({ id: d._id, timestamp: d.timestamp ?? 0 })),
+        later.map((d) => ({ id: d._id, timestamp: d.timestamp ?? 0 })),
       );
+    }
+    // The watermark DM itself is not remembered yet when the receipt waited for it (pending).
+    if (dm.seen !== true && !ids.some((id) => id.equals(dm._id))) ids = [...ids, dm._id];
+    let modified = 0;
+    for (const _id of ids) {
+      modified += (await this.dms.updateOne({ _id }, seen).exec()).modifiedCount;
     }
     if (modified > 0) {
       this.emitDm(dm, 'updated');

@@ -12,6 +12,23 @@ import { newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
 import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
 
+/** Our own message to the customer, as Meta echoes it. */
+const echoBody = (igId: string, customerId: string, mid: string, timestamp: number) =>
+  messagingBody(igId, [
+    {
+      sender: { id: igId },
+      recipient: { id: customerId },
+      timestamp,
+      message: { mid, text: 'reply', is_echo: true },
+    },
+  ]);
+
+/** The customer has read the thread up to `mid`. */
+const readReceiptBody = (igId: string, customerId: string, mid: string, timestamp: number) =>
+  messagingBody(igId, [
+    { sender: { id: customerId }, recipient: { id: igId }, timestamp, read: { mid } },
+  ]);
+
 describe('Webhook ingest (e2e)', () => {
   let app: TestApp;
   let meta: MetaSimulator;
@@ -405,15 +422,7 @@ describe('Webhook ingest (e2e)', () => {
       const c = meta.customer(biz);
       const inbound = (await c.sends('hello')).mid!;
       const t = Date.now();
-      const echo = (mid: string, ts: number) =>
-        messagingBody(biz.igId, [
-          {
-            sender: { id: biz.igId },
-            recipient: { id: c.igsid },
-            timestamp: ts,
-            message: { mid, text: 'reply', is_echo: true },
-          },
-        ]);
+      const echo = (mid: string, ts: number) => echoBody(biz.igId, c.igsid, mid, ts);
       const [o1, o2, o3] = [newMid(), newMid(), newMid()];
       await post(echo(o1, t + 1)).expect(200);
       await post(echo(o2, t + 2)).expect(200);
@@ -425,16 +434,7 @@ describe('Webhook ingest (e2e)', () => {
         is_echo: true,
         customer_id: c.igsid,
       });
-      await post(
-        messagingBody(biz.igId, [
-          {
-            sender: { id: c.igsid },
-            recipient: { id: biz.igId },
-            timestamp: t + 10,
-            read: { mid: o2 },
-          },
-        ]),
-      ).expect(200);
+      await post(readReceiptBody(biz.igId, c.igsid, o2, t + 10)).expect(200);
       await eventually(() => dms.findOne({ message_id: o2, seen: true }));
       expect(await dms.findOne({ message_id: o1 })).toMatchObject({
         seen: true,
@@ -448,28 +448,11 @@ describe('Webhook ingest (e2e)', () => {
       const { biz } = await connected();
       const c = meta.customer(biz);
       const t = Date.now();
-      const echo = (mid: string, ts: number) =>
-        messagingBody(biz.igId, [
-          {
-            sender: { id: biz.igId },
-            recipient: { id: c.igsid },
-            timestamp: ts,
-            message: { mid, text: 'reply', is_echo: true },
-          },
-        ]);
+      const echo = (mid: string, ts: number) => echoBody(biz.igId, c.igsid, mid, ts);
       const [o1, o2, o3] = [newMid(), newMid(), newMid()];
       await post(echo(o1, t + 1)).expect(200);
       await dmOf(o1);
-      await post(
-        messagingBody(biz.igId, [
-          {
-            sender: { id: c.igsid },
-            recipient: { id: biz.igId },
-            timestamp: t + 10,
-            read: { mid: o2 },
-          },
-        ]),
-      ).expect(200);
+      await post(readReceiptBody(biz.igId, c.igsid, o2, t + 10)).expect(200);
       await eventually(() =>
         app.connection.db!.collection('instagram_dm_ids').findOne({
           _id: o2 as never,
@@ -485,16 +468,7 @@ describe('Webhook ingest (e2e)', () => {
       expect(await dms.findOne({ message_id: o1 })).toMatchObject({ seen: true });
       expect((await dms.findOne({ message_id: o3 }))!.seen).toBeUndefined();
       // A later receipt still finds o3: it was not forgotten by the first one.
-      await post(
-        messagingBody(biz.igId, [
-          {
-            sender: { id: c.igsid },
-            recipient: { id: biz.igId },
-            timestamp: t + 20,
-            read: { mid: o3 },
-          },
-        ]),
-      ).expect(200);
+      await post(readReceiptBody(biz.igId, c.igsid, o3, t + 20)).expect(200);
       expect(await eventually(() => dms.findOne({ message_id: o3, seen: true }))).toMatchObject({
         seen_at: new Date(t + 20),
       });
@@ -505,19 +479,8 @@ describe('Webhook ingest (e2e)', () => {
       const { biz, account } = await connected();
       const c = meta.customer(biz);
       const t = Date.now();
-      const echo = (mid: string, ts: number) =>
-        messagingBody(biz.igId, [
-          {
-            sender: { id: biz.igId },
-            recipient: { id: c.igsid },
-            timestamp: ts,
-            message: { mid, text: 'reply', is_echo: true },
-          },
-        ]);
-      const read = (mid: string, ts: number) =>
-        messagingBody(biz.igId, [
-          { sender: { id: c.igsid }, recipient: { id: biz.igId }, timestamp: ts, read: { mid } },
-        ]);
+      const echo = (mid: string, ts: number) => echoBody(biz.igId, c.igsid, mid, ts);
+      const read = (mid: string, ts: number) => readReceiptBody(biz.igId, c.igsid, mid, ts);
       const [o1, o2, o3, o4, o5] = [newMid(), newMid(), newMid(), newMid(), newMid()];
       for (const [i, mid] of [o1, o2, o3].entries()) await post(echo(mid, t + 1 + i)).expect(200);
       await dmOf(o3);
