@@ -6,6 +6,7 @@ import { Model, Types } from 'mongoose';
 import type { AuthUser } from '../auth/auth-user';
 import type { AppConfig } from '../config/app-config';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { AccountActivityService, latest } from './account-activity.service';
 import { AccountsService } from './accounts.service';
 import { WEBHOOK_FIELDS } from './accounts.types';
 import { AccountResponseDto } from './dto/account-response.dto';
@@ -14,7 +15,6 @@ import { RefreshLease } from './schemas/refresh-lease.schema';
 
 const DAY_MS = 24 * 3_600_000;
 /** Health writes happen on every reconciliation; once a minute per account is plenty. */
-const GRAPH_SUCCESS_THROTTLE_MS = 60_000;
 const TARGET_PAGE = 500;
 
 // ---------------------------------------------------------------- reply shapes
@@ -201,6 +201,7 @@ export class AccountInsights {
     @InjectModel(Account.name) private readonly accountModel: Model<Account>,
     @InjectModel(RefreshLease.name) private readonly refreshLeases: Model<RefreshLease>,
     private readonly accounts: AccountsService,
+    private readonly activity: AccountActivityService,
     private readonly graph: InstagramGraphService,
     @Inject(ConfigService) config: AppConfig,
   ) {
@@ -270,17 +271,7 @@ export class AccountInsights {
   /** Persists this process's last successful Graph call for the account (throttled). */
   async recordGraphSuccess(accountId: string, igId: string): Promise<void> {
     const at = this.graph.lastSuccessAt(igId);
-    if (!at || !Types.ObjectId.isValid(accountId)) return;
-    await this.accountModel.collection.updateOne(
-      {
-        _id: new Types.ObjectId(accountId),
-        $or: [
-          { last_graph_success_at: { $exists: false } },
-          { last_graph_success_at: { $lt: new Date(at.getTime() - GRAPH_SUCCESS_THROTTLE_MS) } },
-        ],
-      },
-      { $set: { last_graph_success_at: at } },
-    );
+    if (at) await this.activity.record(accountId, 'last_graph_success_at', at);
   }
 
   /** Records the webhook fields Meta reports for the account (GET subscribed_apps). */
@@ -310,17 +301,24 @@ export class AccountInsights {
   ): Promise<{ part: AccountInsightPart; dto: AccountHealthDto }[]> {
     if (accounts.length === 0) return [];
     const ids = accounts.map((a) => new Types.ObjectId(a.id));
-    const [docs, leases] = await Promise.all([
+    const [docs, activity, leases] = await Promise.all([
       this.accountModel
         .find({ _id: { $in: ids } }, { _id: 1, last_graph_success_at: 1 })
         .lean<Pick<AccountDoc, '_id' | 'last_graph_success_at'>[]>()
         .exec(),
+      this.activity.of(ids),
       this.refreshLeases
         .find({ _id: { $in: accounts.map((a) => a.id) } })
         .lean<RefreshLease[]>()
         .exec(),
     ]);
-    const graphSuccess = new Map(docs.map((d) => [d._id.toHexString(), d.last_graph_success_at]));
+    // Documents written before account_activity existed still carry their own.
+    const graphSuccess = new Map(
+      docs.map((d) => {
+        const id = d._id.toHexString();
+        return [id, latest(activity.get(id)?.last_graph_success_at, d.last_graph_success_at)];
+      }),
+    );
     const leaseUntil = new Map(leases.map((l) => [l._id, new Date(l.until)]));
     const parts = await this.collect(
       accounts.map((a) => ({ accountId: a.id, userId: user.id, igId: a.ig_id })),
@@ -330,7 +328,7 @@ export class AccountInsights {
       const part = parts.get(account.id) ?? {};
       const stored = graphSuccess.get(account.id);
       const live = this.graph.lastSuccessAt(account.ig_id);
-      const lastGraph = latest(stored ? new Date(stored) : null, live);
+      const lastGraph = latest(stored, live);
       const token = this.tokenHealth(account, leaseUntil.get(account.id), now);
       const subscription = this.subscriptionHealth(account);
       const problems = [
@@ -429,8 +427,3 @@ export class AccountInsights {
   }
 }
 
-function latest(a: Date | null, b: Date | null): Date | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a.getTime() >= b.getTime() ? a : b;
-}

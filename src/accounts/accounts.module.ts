@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { InstagramGraphModule } from '../instagram-graph/instagram-graph.module';
+import { AccountActivityService } from './account-activity.service';
 import { AccountConnectService } from './account-connect.service';
 import { AccountInsights } from './account-insights';
 import { AccountTokensService } from './account-tokens.service';
@@ -8,6 +9,7 @@ import { AccountsController } from './accounts.controller';
 import { AccountsService } from './accounts.service';
 import { OAuthStateService } from './oauth-state.service';
 import { Account, AccountSchema } from './schemas/account.schema';
+import { AccountActivity, AccountActivitySchema } from './schemas/account-activity.schema';
 import { ConnectLock, ConnectLockSchema } from './schemas/connect-lock.schema';
 import { OAuthState, OAuthStateSchema } from './schemas/oauth-state.schema';
 import { RefreshLease, RefreshLeaseSchema } from './schemas/refresh-lease.schema';
@@ -19,6 +21,7 @@ import { UserSettingsService } from './user-settings.service';
   imports: [
     MongooseModule.forFeature([
       { name: Account.name, schema: AccountSchema },
+      { name: AccountActivity.name, schema: AccountActivitySchema },
       { name: UserSettings.name, schema: UserSettingsSchema },
       { name: OAuthState.name, schema: OAuthStateSchema },
       { name: RefreshLease.name, schema: RefreshLeaseSchema },
@@ -30,6 +33,7 @@ import { UserSettingsService } from './user-settings.service';
   providers: [
     AccountsService,
     AccountTokensService,
+    AccountActivityService,
     AccountConnectService,
     OAuthStateService,
     UserSettingsService,

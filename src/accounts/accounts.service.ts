@@ -12,6 +12,7 @@ import {
   INSTAGRAM_TOKEN_INVALID,
   InstagramTokenInvalidEvent,
 } from '../instagram-graph/instagram-graph.types';
+import { AccountActivityService, Activity, latest } from './account-activity.service';
 import { AccountTokensService, reauthRequired } from './account-tokens.service';
 import {
   ACCOUNT_DELETED,
@@ -32,7 +33,6 @@ type AccountDoc = Account & { _id: Types.ObjectId };
 /** A filter that does not name the tenant does not compile. */
 type Owned = FilterQuery<Account> & { user_id: string };
 
-const WEBHOOK_SEEN_THROTTLE_MS = 60_000;
 const MIN_TOKEN_AGE_MS = 24 * 3_600_000;
 
 export interface SubscriptionResult {
@@ -53,6 +53,7 @@ export class AccountsService {
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
     private readonly settings: UserSettingsService,
     private readonly tokens: AccountTokensService,
+    private readonly activity: AccountActivityService,
     private readonly graph: InstagramGraphService,
     private readonly events: EventEmitter2,
     @Inject(ConfigService) private readonly config: AppConfig,
@@ -129,18 +130,7 @@ export class AccountsService {
   }
 
   async recordWebhookSeen(accountId: string, at: Date): Promise<void> {
-    if (!Types.ObjectId.isValid(accountId)) return;
-    // At most one write a minute per account; updated_at is left alone.
-    await this.accounts.collection.updateOne(
-      {
-        _id: new Types.ObjectId(accountId),
-        $or: [
-          { last_webhook_at: { $exists: false } },
-          { last_webhook_at: { $lt: new Date(at.getTime() - WEBHOOK_SEEN_THROTTLE_MS) } },
-        ],
-      },
-      { $set: { last_webhook_at: at } },
-    );
+    await this.activity.record(accountId, 'last_webhook_at', at);
   }
 
   // ---------------------------------------------------------------- token invalid (Meta 190)
@@ -186,12 +176,20 @@ export class AccountsService {
       this.accounts.find(owned).sort({ created_at: -1 }).lean<AccountDoc[]>().exec(),
       this.settings.configsOf(user.id),
     ]);
-    return docs.map((doc) => toResponse(doc, configs.get(doc._id.toHexString())));
+    const activity = await this.activity.of(docs.map((doc) => doc._id));
+    return docs.map((doc) => {
+      const id = doc._id.toHexString();
+      return toResponse(doc, configs.get(id), activity.get(id));
+    });
   }
 
   async get(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
     const doc = await this.findOwned(user, accountId);
-    return toResponse(doc, await this.settings.configFor(user.id, accountId));
+    const [config, activity] = await Promise.all([
+      this.settings.configFor(user.id, accountId),
+      this.activity.of([doc._id]),
+    ]);
+    return toResponse(doc, config, activity.get(accountId));
   }
 
   async refresh(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
@@ -454,7 +452,11 @@ function statusOf(account: Account): RoutedAccountStatus {
   return account.status ?? 'active';
 }
 
-function toResponse(doc: AccountDoc, config: AccountConfig | null | undefined): AccountResponseDto {
+function toResponse(
+  doc: AccountDoc,
+  config: AccountConfig | null | undefined,
+  activity: Activity | undefined,
+): AccountResponseDto {
   return {
     id: doc._id.toHexString(),
     ig_id: igIdOf(doc),
@@ -476,7 +478,8 @@ function toResponse(doc: AccountDoc, config: AccountConfig | null | undefined): 
     subscription_error: doc.subscription_error ?? null,
     enabled: isConfigEnabled(config),
     config_name: config?.config_name ?? null,
-    last_webhook_at: doc.last_webhook_at ?? null,
+    // Documents written before account_activity existed still carry their own.
+    last_webhook_at: latest(activity?.last_webhook_at, doc.last_webhook_at),
     created_at: doc.created_at ?? null,
     updated_at: doc.updated_at ?? null,
   };

@@ -773,19 +773,46 @@ describe('accounts', () => {
         .expect(400);
     });
 
-    it('should record when a webhook was last seen, at most once a minute', async () => {
+    it('should show when a webhook was last seen, recorded at most once a minute and outside the account document', async () => {
+      const userId = newUserId();
       const { accountId } = await givenAccount(t, {
-        userId: newUserId(),
+        userId,
         igId: `1784${Date.now()}5`,
         accessToken: 'tok',
       });
+      const lastSeen = async () => {
+        const res = await t.http().get(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200);
+        return res.body.data.last_webhook_at as string | null;
+      };
+      expect(await lastSeen()).toBeNull();
       const at = new Date();
       await accounts.recordWebhookSeen(accountId, at);
       await accounts.recordWebhookSeen(accountId, new Date(at.getTime() + 10_000));
-      expect((await accountDoc(accountId))!.last_webhook_at).toEqual(at);
+      expect(await lastSeen()).toBe(at.toISOString());
       const later = new Date(at.getTime() + 120_000);
       await accounts.recordWebhookSeen(accountId, later);
-      expect((await accountDoc(accountId))!.last_webhook_at).toEqual(later);
+      expect(await lastSeen()).toBe(later.toISOString());
+      // A hot-path write into accounts could undo a concurrent token refresh on FerretDB.
+      expect((await accountDoc(accountId))!.last_webhook_at).toBeUndefined();
+    });
+
+    it('should still show last_webhook_at from an account document written before account_activity', async () => {
+      const userId = newUserId();
+      const { accountId } = await givenAccount(t, {
+        userId,
+        igId: `1784${Date.now()}6`,
+        accessToken: 'tok',
+      });
+      const legacy = new Date(Date.now() - 3_600_000);
+      await db()
+        .collection('accounts')
+        .updateOne({ _id: new Types.ObjectId(accountId) }, { $set: { last_webhook_at: legacy } });
+      const res = await t.http().get('/accounts').set(t.bearer(userId)).expect(200);
+      expect(res.body.data[0].last_webhook_at).toBe(legacy.toISOString());
+      const now = new Date();
+      await accounts.recordWebhookSeen(accountId, now);
+      const again = await t.http().get('/accounts').set(t.bearer(userId)).expect(200);
+      expect(again.body.data[0].last_webhook_at).toBe(now.toISOString());
     });
   });
 

@@ -62,6 +62,7 @@ export class Account {
   @Prop() subscription_checked_at?: Date;
   /** Error code of the last subscription attempt that failed; absent when it succeeded. */
   @Prop() subscription_error?: string;
+  /** Read only: igdm now writes these to account_activity (see AccountActivity for why). */
   @Prop() last_webhook_at?: Date;
   @Prop() last_graph_success_at?: Date;
   /** Lease of the token-refresh job, so one instance refreshes each account. */
