@@ -426,4 +426,3 @@ export class AccountInsights {
     return problems;
   }
 }
-
