@@ -4,16 +4,16 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { Connection } from 'mongoose';
 import { AppConfig } from '../config/app-config';
 import { Environment } from '../config/env';
+import { CONNECT_OPTIONS, DatabaseTarget } from './database-target';
+import { DatabaseWatchdog } from './database-watchdog.service';
 import { EmbeddedDatabaseService } from './embedded-database.service';
 
 @Global()
-@Module({ providers: [EmbeddedDatabaseService], exports: [EmbeddedDatabaseService] })
-class EmbeddedDatabaseModule {}
-
 @Module({
-  imports: [
-    MongooseModule.forRootAsync({
-      imports: [EmbeddedDatabaseModule],
+  providers: [
+    EmbeddedDatabaseService,
+    {
+      provide: DatabaseTarget,
       inject: [ConfigService, EmbeddedDatabaseService],
       useFactory: async (config: AppConfig, embedded: EmbeddedDatabaseService) => {
         const configured = config.get('DATABASE_URL', { infer: true });
@@ -21,25 +21,36 @@ class EmbeddedDatabaseModule {}
         if (!configured && config.get('ENVIRONMENT', { infer: true }) === Environment.Production) {
           throw new Error('DATABASE_URL is missing (required in production)');
         }
-        const uri =
-          configured ?? (await embedded.start(config.get('EMBEDDED_DB_DIR', { infer: true })));
-        if (configured)
+        if (configured) {
           new Logger('Database').log({ dbName }, 'using the database at DATABASE_URL');
-        return {
-          uri,
-          dbName,
-          // Fail fast instead of queueing writes for 30 s: an unacknowledged webhook is retried
-          // by Meta, a hung one is not.
-          serverSelectionTimeoutMS: 5_000,
-          bufferCommands: false,
-          autoIndex: true,
-          connectionFactory: (connection: Connection) => {
-            embedded.onStop(() => connection.close());
-            return connection;
-          },
-        };
+          return new DatabaseTarget(configured, dbName);
+        }
+        const uri = await embedded.start(config.get('EMBEDDED_DB_DIR', { infer: true }));
+        return new DatabaseTarget(uri, dbName);
       },
+    },
+  ],
+  exports: [EmbeddedDatabaseService, DatabaseTarget],
+})
+class DatabaseTargetModule {}
+
+@Module({
+  imports: [
+    MongooseModule.forRootAsync({
+      imports: [DatabaseTargetModule],
+      inject: [DatabaseTarget, EmbeddedDatabaseService],
+      useFactory: (target: DatabaseTarget, embedded: EmbeddedDatabaseService) => ({
+        uri: target.uri,
+        dbName: target.dbName,
+        ...CONNECT_OPTIONS,
+        connectionFactory: (connection: Connection) => {
+          embedded.onStop(() => connection.close());
+          return connection;
+        },
+      }),
     }),
   ],
+  providers: [DatabaseWatchdog],
+  exports: [DatabaseWatchdog],
 })
 export class DatabaseModule {}

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { Error as MongooseError, mongo } from 'mongoose';
 import { AppError } from './app-error';
 
 export interface ErrorEnvelope {
@@ -28,6 +29,20 @@ const CODE_BY_STATUS: Record<number, string> = {
   [HttpStatus.TOO_MANY_REQUESTS]: 'RATE_LIMITED',
   [HttpStatus.SERVICE_UNAVAILABLE]: 'SERVICE_UNAVAILABLE',
 };
+
+/**
+ * The database cannot be reached (down, restarting, or the connection being reopened): the
+ * request may succeed as it is a few seconds later, which is what 503 says and 500 does not.
+ */
+function isDatabaseUnreachable(e: unknown): boolean {
+  return (
+    e instanceof mongo.MongoNetworkError ||
+    e instanceof mongo.MongoServerSelectionError ||
+    e instanceof mongo.MongoNotConnectedError ||
+    e instanceof mongo.MongoTopologyClosedError ||
+    e instanceof MongooseError.MongooseServerSelectionError
+  );
+}
 
 /** Errors raised by express' body parser before Nest sees the request. */
 interface BodyParserError {
@@ -117,6 +132,18 @@ export function toErrorReply(exception: unknown, requestId: string): ErrorReply 
       status,
       body: envelope(code ?? CODE_BY_STATUS[status] ?? `HTTP_${status}`, message, details),
       headers,
+    };
+  }
+  if (isDatabaseUnreachable(exception)) {
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      body: envelope(
+        'DATABASE_UNAVAILABLE',
+        'The database is unreachable; retry shortly',
+        undefined,
+        requestId,
+      ),
+      headers: { 'Retry-After': '5' },
     };
   }
   if (isBodyParserError(exception)) {
