@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Connection } from 'mongoose';
+import { Connection, ConnectionStates } from 'mongoose';
 import { FerretDbProcess, until } from '../../bench/lib';
 import {
   DatabaseWatchdog,
@@ -82,7 +82,9 @@ describe('Database watchdog', () => {
     await ferret.stop();
     // A request makes the driver notice; /health says down meanwhile.
     await until(
-      async () => (await t.http().get('/health')).status === 503 && t.connection.readyState !== 1,
+      async () =>
+        (await t.http().get('/health')).status === 503 &&
+        t.connection.readyState !== ConnectionStates.connected,
       30_000,
       'the driver to see the database gone',
       200,
