@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FerretDbProcess, getJson, percentile } from '../../bench/lib';
+import { FerretDbProcess, getJson, percentile, until } from '../../bench/lib';
 import {
   DeliveryDriver,
   deliveryStatus,
@@ -48,16 +48,22 @@ describe('Faults under load (reliability)', () => {
     name: string,
     stackOpts: Parameters<typeof startStack>[0],
     env: Record<string, string> = {},
+    keepLines = false,
   ): Promise<{ stack: Stack; igdm: Instance }> {
     const stack = await startStack(stackOpts);
     cleanup.push(() => stack.close());
-    const igdm = await startInstance(stack, { name, env });
+    const igdm = await startInstance(stack, { name, env, keepLines });
     cleanup.push(() => igdm.stop());
     return { stack, igdm };
   }
 
   it('should answer 5xx while the database is down and store every acknowledged event exactly once', async () => {
-    const { stack, igdm } = await up('db-outage', { dbUrl: ferret.uri, customersPerAccount: 20 });
+    const { stack, igdm } = await up(
+      'db-outage',
+      { dbUrl: ferret.uri, customersPerAccount: 20 },
+      {},
+      true,
+    );
     const url = `${igdm.url}/webhook/instagram`;
     const driver = new DeliveryDriver(
       DeliveryDriver.forStack(stack),
@@ -72,6 +78,7 @@ describe('Faults under load (reliability)', () => {
     let ackedBefore = 0;
     let downAt = 0;
     let upAt = 0;
+    let healthyAfterMs = -1;
     await driver.send(TOTAL, (d) => {
       if (outage || !d.acked || driver.stats().acked < 100) return;
       ackedBefore = driver.stats().acked;
@@ -90,6 +97,15 @@ describe('Faults under load (reliability)', () => {
         await ferret.resume();
         upAt = Date.now();
         log(`db-outage: database back after ${upAt - downAt} ms`);
+        // The driver reconnects by itself, or the watchdog reopens the connection after 20 s.
+        await until(
+          async () =>
+            (await getJson(`${igdm.url}/health`).catch(() => ({ status: 0 }))).status === 200,
+          60_000,
+          'igdm healthy after the database is back',
+          250,
+        );
+        healthyAfterMs = Date.now() - upAt;
       })();
     });
     await outage;
@@ -100,12 +116,14 @@ describe('Faults under load (reliability)', () => {
     });
     const status = await deliveryStatus(stack.db);
     driver.close();
+    const reopened = igdm.lines.filter((l) => l.includes('reopening the connection')).length;
     log(
       `db-outage: database stopped ${upAt - downAt} ms during load; ${stats.deliveries} deliveries, ` +
         `${stats.attempts} attempts, acknowledged ${stats.acked} (${ackedBefore} before the outage), ` +
         `5xx answers ${stats.fiveXx}, network errors ${stats.networkErrors}, retried ${stats.retried}, ` +
         `slowest answer ${stats.slowestAttemptMs} ms; ` +
-        `/health while down ${JSON.stringify([...new Set(healthWhileDown)])}; events acknowledged ` +
+        `/health while down ${JSON.stringify([...new Set(healthWhileDown)])}, healthy ${healthyAfterMs} ms ` +
+        `after the database was back (watchdog reopened the connection ${reopened} times); events acknowledged ` +
         `${verdict.eventsAcked}, stored ${verdict.stored}, lost ${verdict.lost}, duplicates ` +
         `${verdict.duplicates}; deliveries ${JSON.stringify(status)}; igdm alive ${igdm.child.exitCode === null}`,
     );
@@ -114,6 +132,7 @@ describe('Faults under load (reliability)', () => {
     expect(stats.fiveXx).toBeGreaterThan(0); // the outage was answered 5xx, not 200
     expect(stats.otherStatus).toBe(0);
     expect(healthWhileDown.some((s) => s === 503)).toBe(true);
+    expect(healthyAfterMs).toBeGreaterThanOrEqual(0);
     expect(verdict.lost).toBe(0);
     expect(verdict.duplicates).toBe(0);
     expect(verdict.ledgerWithoutDm).toBe(0);
