@@ -20,7 +20,16 @@ export const ApiRateLimited = () =>
     'Rate limited (per user; per IP on public routes); see Retry-After',
   );
 
-/** The replies every route behind the JWT guard can give: 401 and 429. For a controller class. */
+/** What any route that reads or writes the database answers while the database is unreachable. */
+export const ApiDatabaseUnavailable = () =>
+  ApiErrorReply(
+    503,
+    'DATABASE_UNAVAILABLE',
+    'The database is unreachable; retry shortly',
+    'The database cannot be reached; see Retry-After',
+  );
+
+/** The replies every route behind the JWT guard can give: 401, 429 and 503. For a controller class. */
 export const ApiAuthErrors = () =>
   applyDecorators(
     ApiErrorReply(
@@ -30,4 +39,5 @@ export const ApiAuthErrors = () =>
       'Missing, malformed or expired bearer token',
     ),
     ApiRateLimited(),
+    ApiDatabaseUnavailable(),
   );
