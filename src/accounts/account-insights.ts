@@ -14,7 +14,6 @@ import { Account, AccountStatus } from './schemas/account.schema';
 import { RefreshLease } from './schemas/refresh-lease.schema';
 
 const DAY_MS = 24 * 3_600_000;
-/** Health writes happen on every reconciliation; once a minute per account is plenty. */
 const TARGET_PAGE = 500;
 
 // ---------------------------------------------------------------- reply shapes

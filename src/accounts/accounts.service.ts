@@ -189,7 +189,7 @@ export class AccountsService {
       this.settings.configFor(user.id, accountId),
       this.activity.of([doc._id]),
     ]);
-    return toResponse(doc, config, activity.get(accountId));
+    return toResponse(doc, config, activity.get(doc._id.toHexString()));
   }
 
   async refresh(user: AuthUser, accountId: string): Promise<AccountResponseDto> {
@@ -320,6 +320,7 @@ export class AccountsService {
       { _id: new Types.ObjectId(accountId), is_deleted: true },
       { $set: { purged_at: new Date() }, $unset: { purge_requested_at: '' } },
     );
+    await this.activity.forget(accountId);
   }
 
   // ---------------------------------------------------------------- user settings

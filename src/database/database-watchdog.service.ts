@@ -10,6 +10,8 @@ const CHECK_EVERY_MS = 5_000;
  */
 export const WEDGED_AFTER_MS = 20_000;
 const PROBE_TIMEOUT_MS = 2_000;
+/** Closing a wedged client or opening a new one must not hold the watchdog (or shutdown) forever. */
+const REOPEN_STEP_TIMEOUT_MS = 15_000;
 
 /** What one look found. */
 export type WatchdogVerdict = 'connected' | 'database-down' | 'waiting' | 'reopened' | 'busy';
@@ -29,6 +31,8 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
   private looking?: Promise<WatchdogVerdict>;
   /** Since when the database has answered a new client while ours stayed disconnected. */
   private wedgedSince?: number;
+  /** A reopen that failed left no client that reconnects by itself: retry as soon as possible. */
+  private reopenFailed = false;
   private stopped = false;
 
   constructor(
@@ -37,6 +41,10 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
+    // A driver that reconnects between two looks is not wedged, however it looks at the next.
+    const recovered = () => (this.wedgedSince = undefined);
+    this.connection.on('connected', recovered);
+    this.connection.on('reconnected', recovered);
     this.schedule();
   }
 
@@ -46,10 +54,10 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
     await this.looking;
   }
 
-  /** One look, at most one at a time; `now` is a parameter so a test need not wait 20 s. */
-  check(now = Date.now()): Promise<WatchdogVerdict> {
+  /** One look, at most one at a time (the timer's, or a caller's). */
+  check(): Promise<WatchdogVerdict> {
     if (this.looking) return Promise.resolve('busy');
-    this.looking = this.look(now).finally(() => (this.looking = undefined));
+    this.looking = this.look(Date.now()).finally(() => (this.looking = undefined));
     return this.looking;
   }
 
@@ -75,18 +83,27 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
     }
     this.wedgedSince ??= now;
     const wedgedForMs = now - this.wedgedSince;
-    if (wedgedForMs < WEDGED_AFTER_MS || this.stopped) return 'waiting';
+    if ((wedgedForMs < WEDGED_AFTER_MS && !this.reopenFailed) || this.stopped) return 'waiting';
     this.logger.warn(
-      { dbName: this.target.dbName, wedgedForMs },
+      { dbName: this.target.dbName, wedgedForMs, retry: this.reopenFailed },
       'the database answers but the driver has not reconnected: reopening the connection',
     );
-    // Not forced: mongoose refuses every later operation on a connection that was force-closed,
-    // reopened or not. The old client's pool is torn down either way.
-    await this.connection.close();
-    await this.connection.openUri(this.target.uri, {
-      dbName: this.target.dbName,
-      ...CONNECT_OPTIONS,
-    });
+    try {
+      // Not forced: mongoose refuses every later operation on a connection that was
+      // force-closed, reopened or not. The old client's pool is torn down either way.
+      await within(REOPEN_STEP_TIMEOUT_MS, this.connection.close());
+      await within(
+        REOPEN_STEP_TIMEOUT_MS,
+        this.connection.openUri(this.target.uri, {
+          dbName: this.target.dbName,
+          ...CONNECT_OPTIONS,
+        }),
+      );
+    } catch (error) {
+      this.reopenFailed = true;
+      throw error;
+    }
+    this.reopenFailed = false;
     this.wedgedSince = undefined;
     this.logger.log({ dbName: this.target.dbName }, 'database connection reopened');
     return 'reopened';
@@ -97,6 +114,8 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
       serverSelectionTimeoutMS: PROBE_TIMEOUT_MS,
       connectTimeoutMS: PROBE_TIMEOUT_MS,
       socketTimeoutMS: PROBE_TIMEOUT_MS,
+      // What mongoose's connection needs; a secondary answering is no sign it could reconnect.
+      readPreference: 'primary',
     });
     try {
       await client.connect();
@@ -108,4 +127,14 @@ export class DatabaseWatchdog implements OnApplicationBootstrap, OnApplicationSh
       await client.close(true).catch(() => undefined);
     }
   }
+}
+
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

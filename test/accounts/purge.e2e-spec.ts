@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Types } from 'mongoose';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
+import { AccountsService } from '../../src/accounts/accounts.service';
 import { AccountPurgeListener } from '../../src/dms/account-purge.listener';
 import { givenConversation, givenDm, SseClient, waitFor } from '../dms/dms-helpers';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
@@ -94,6 +95,9 @@ describe('account purge', () => {
     const stream = await SseClient.open(`${base}/instagram-dms/stream`, t.bearer(userId));
     clients.push(stream);
     expect(stream.status).toBe(200);
+    const activity = () => db().collection('account_activity');
+    for (const { accountId } of [purged, sibling])
+      await t.app.get(AccountsService).recordWebhookSeen(accountId, new Date());
 
     const res = await t
       .http()
@@ -118,6 +122,11 @@ describe('account purge', () => {
       });
     }
     expect((await accountDoc(purged.accountId))!.purge_requested_at).toBeUndefined();
+    // Its activity row goes with it; the sibling's stays.
+    await waitFor(
+      async () => !(await activity().findOne({ _id: new Types.ObjectId(purged.accountId) })),
+    );
+    expect(await activity().findOne({ _id: new Types.ObjectId(sibling.accountId) })).not.toBeNull();
 
     // The dashboard that was watching learns about each deleted DM.
     const events = await stream.waitForEvents(

@@ -2,8 +2,8 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types } from 'mongoose';
 
 /**
- * When an account was last heard from: written on the hot path (every webhook, every Graph call,
- * throttled to once a minute), so it lives beside the account, not in it. FerretDB rewrites a
+ * When an account was last heard from: written on the hot path (webhooks; Graph successes of
+ * imports and reconciliation), throttled to once a minute, so it lives beside the account, not in it. FerretDB rewrites a
  * whole document per update without locking; a throttled timestamp written into `accounts` could
  * put back a token the refresh job had just replaced.
  */

@@ -30,6 +30,9 @@ const CODE_BY_STATUS: Record<number, string> = {
   [HttpStatus.SERVICE_UNAVAILABLE]: 'SERVICE_UNAVAILABLE',
 };
 
+/** Server codes a MongoDB that is shutting down or stepping down answers with. */
+const SERVER_GOING_AWAY = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
+
 /**
  * The database cannot be reached (down, restarting, or the connection being reopened): the
  * request may succeed as it is a few seconds later, which is what 503 says and 500 does not.
@@ -40,7 +43,14 @@ function isDatabaseUnreachable(e: unknown): boolean {
     e instanceof mongo.MongoServerSelectionError ||
     e instanceof mongo.MongoNotConnectedError ||
     e instanceof mongo.MongoTopologyClosedError ||
-    e instanceof MongooseError.MongooseServerSelectionError
+    e instanceof mongo.MongoClientClosedError ||
+    e instanceof mongo.MongoServerClosedError ||
+    e instanceof MongooseError.MongooseServerSelectionError ||
+    // Not exported by the driver: a request on a pool that a reopen closed, or that the driver
+    // cleared after a network error.
+    (e instanceof mongo.MongoError &&
+      (e.name === 'MongoPoolClosedError' || e.name === 'MongoPoolClearedError')) ||
+    (e instanceof mongo.MongoServerError && SERVER_GOING_AWAY.has(Number(e.code)))
   );
 }
 
