@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -20,6 +21,12 @@ export function configureApp(app: INestApplication): INestApplication {
   express.disable('x-powered-by');
   express.set('trust proxy', 'loopback');
   app.enableShutdownHooks();
+  // Longer than the idle timeout of the proxies that sit in front of it (AWS ALB: 60 s), so the
+  // proxy, never igdm, closes an idle keep-alive connection. The other way round, a request sent
+  // just as igdm closes the socket dies with a reset (a 502 at the proxy).
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 
   const document = SwaggerModule.createDocument(
     app,

@@ -33,6 +33,11 @@ describe('the running service', () => {
     });
   });
 
+  it('should keep idle connections open longer than a load balancer does (65 s)', async () => {
+    const res = await app.http().get('/health').set('Connection', 'keep-alive').expect(200);
+    expect(res.headers['keep-alive']).toBe('timeout=65');
+  });
+
   it('should serve Swagger UI and the OpenAPI document with bearer auth', async () => {
     const ui = await app.http().get('/docs').expect(200);
     expect(ui.text).toContain('swagger-ui');

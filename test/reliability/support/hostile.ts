@@ -39,8 +39,9 @@ export function rawRequest(
   body?: string | Buffer,
   headers: Record<string, string> = {},
   timeoutMs = 30_000,
+  retryReset = true,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
+  return new Promise<Reply>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -48,7 +49,13 @@ export function rawRequest(
         resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
       );
     });
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed as this request went out (Node's documented race):
+      // the request never reached the app, so it is sent again on a fresh socket.
+      if (req.reusedSocket && error.code === 'ECONNRESET' && retryReset)
+        resolve(rawRequest(agent, port, method, path, body, headers, timeoutMs, false));
+      else reject(error);
+    });
     req.setTimeout(timeoutMs, () =>
       req.destroy(new Error(`no answer in ${timeoutMs} ms: ${method} ${path.slice(0, 200)}`)),
     );
