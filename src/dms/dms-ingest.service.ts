@@ -7,7 +7,7 @@ import type { RoutedAccount } from '../accounts/accounts.types';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { ConversationsService } from './conversations.service';
-import { DmWriteLock } from './dm-write-lock';
+import { customerOf, DmWriteLock } from './dm-write-lock';
 import { LegacyLedgerService } from './legacy-ledger.service';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import type {
@@ -158,16 +158,26 @@ export class DmsIngestService {
     const mid = draft.message_id;
     let existing: StoredDm | null = null;
     let dmId: Types.ObjectId | undefined;
-    // The common case, a new mid, costs one insert: the ledger entry claims the mid at once.
+    // The common case, a new mid, costs one insert: the ledger entry claims the mid at once, and
+    // for an inbound unread message the same insert claims its unread +1 (`<mid>#unread`).
     let newMid = false;
+    let unreadClaimed: boolean | undefined;
     if (!this.legacyLedger.mayHaveUnledgeredDms()) {
       const candidate = new Types.ObjectId();
-      newMid = await this.insertOnce({
+      const created_at = new Date();
+      const entry = {
         _id: mid,
         dm_id: candidate,
         platform_account_id: draft.platform_account_id,
-        created_at: new Date(),
-      });
+        created_at,
+      };
+      if (draft.direction === 'inbound' && !draft.read) {
+        const inserted = await this.insertInOrder([entry, { _id: `${mid}#unread`, created_at }]);
+        newMid = inserted >= 1;
+        if (newMid) unreadClaimed = inserted === 2;
+      } else {
+        newMid = await this.insertOnce(entry);
+      }
       if (newMid) dmId = candidate;
     }
     if (!dmId) dmId = (await this.ledger.findById(mid).lean().exec())?.dm_id;
@@ -197,10 +207,10 @@ export class DmsIngestService {
         if (!isDuplicateKey(error)) throw error;
         existing = await this.dms.findById(dmId).lean<StoredDm>().exec();
         if (!existing) throw error;
-        dm = await this.merge(existing, draft);
+        dm = await this.mergeInItsThread(existing, draft);
       }
     } else {
-      dm = await this.merge(existing, draft);
+      dm = await this.mergeInItsThread(existing, draft);
     }
 
     if (created) {
@@ -214,7 +224,7 @@ export class DmsIngestService {
         }
       }
     }
-    const recorded = await this.recordInConversation(dm, draft, opts);
+    const recorded = await this.recordInConversation(dm, draft, opts, unreadClaimed);
     dm = recorded.dm;
     this.emitDm(dm, created ? 'created' : 'updated');
     return { dm, created, profileFetchedAt: recorded.profileFetchedAt };
@@ -259,6 +269,24 @@ export class DmsIngestService {
     } catch (error) {
       if (isDuplicateKey(error)) return false;
       throw error;
+    }
+  }
+
+  /**
+   * Inserts ledger documents in order, stopping at the first whose `_id` exists; returns how many
+   * were inserted (MongoDB and FerretDB both honour `ordered`).
+   */
+  private async insertInOrder(
+    docs: (Record<string, unknown> & { _id: string })[],
+  ): Promise<number> {
+    try {
+      return (await this.ledger.collection.insertMany(docs as never[], { ordered: true }))
+        .insertedCount;
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      const errors = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (errors.length === 0 || !errors.every(isDuplicateKey)) throw error;
+      return (error as { insertedCount?: number }).insertedCount ?? 0;
     }
   }
 
@@ -308,6 +336,23 @@ export class DmsIngestService {
     for (const key of optional) if (draft[key] !== undefined) doc[key] = draft[key];
     if (draft.attachments?.length === 0) delete doc.attachments;
     return doc as unknown as StoredDm;
+  }
+
+  /**
+   * merge, also under the lock of the thread the document is in. A legacy document without
+   * customer or sender fields is in no thread until the merge fills customer_id, so an event
+   * applied to it meanwhile (a reaction) holds that other lock, and FerretDB's unlocked
+   * whole-document rewrite could drop the event's change (the reaction) without both.
+   */
+  private mergeInItsThread(existing: StoredDm, draft: NewDm): Promise<StoredDm> {
+    // Only the thread-less case: its lock is never held while waiting for another one.
+    if (customerOf(existing) !== undefined) return this.merge(existing, draft);
+    return this.writeLock.forDm(existing, async () =>
+      this.merge(
+        (await this.dms.findById(existing._id).lean<StoredDm>().exec()) ?? existing,
+        draft,
+      ),
+    );
   }
 
   /** Second arrival of a mid: one message, one document. */
@@ -372,12 +417,14 @@ export class DmsIngestService {
     dm: StoredDm,
     draft: NewDm,
     opts: { preview?: boolean },
+    unreadClaimed?: boolean,
   ): Promise<{ dm: StoredDm; profileFetchedAt?: Date }> {
     if (!dm.customer_id) return { dm };
-    // The unread +1 happens once per mid, whoever stored it (claimed on the ledger).
+    // The unread +1 happens once per mid, whoever stored it (claimed on the ledger, possibly
+    // already with the mid: `unreadClaimed`).
     let newUnread = false;
     if (dm.direction === 'inbound' && !dm.read && !dm.is_unsent && !dm.is_deleted) {
-      newUnread = await this.claimOnce(`${dm.message_id}#unread`);
+      newUnread = unreadClaimed ?? (await this.claimOnce(`${dm.message_id}#unread`));
     }
     const nameField = customerNameField(dm.direction);
     const unnamed = !dm[nameField];
