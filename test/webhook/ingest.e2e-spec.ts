@@ -230,10 +230,12 @@ describe('Webhook ingest (e2e)', () => {
       expect(refDoc.message_id).toMatch(/^referral:/);
       expect(refDoc.read).toBe(true);
       expect(ref.delivery.attempts[0].status).toBe(200);
+      // The DM is stored before its thread is updated; the postback's thread may exist already.
       const conv = await eventually(() =>
         convs.findOne({
           _id: `${account.accountId}:${refDoc.customer_id}` as never,
           last_inbound_at: { $exists: true },
+          last_referral: { $exists: true },
         }),
       );
       expect(conv.last_referral).toMatchObject({ source: expect.any(String) });
