@@ -521,3 +521,19 @@ export class FerretDbProcess {
     });
   }
 }
+
+/** How many `instagram_dms` documents each mid has (absent: none), read in chunks of 500. */
+export async function countByMid(db: Db, mids: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < mids.length; i += 500) {
+    const docs = await db
+      .collection('instagram_dms')
+      .find({ message_id: { $in: mids.slice(i, i + 500) } }, { projection: { message_id: 1 } })
+      .toArray();
+    for (const d of docs) {
+      const mid = String(d.message_id);
+      counts.set(mid, (counts.get(mid) ?? 0) + 1);
+    }
+  }
+  return counts;
+}

@@ -30,6 +30,7 @@ import { startEmbeddedDatabase } from '../src/database/embedded-database';
 import { encodeCursor } from '../src/dms/dto/cursor';
 import {
   bearer,
+  countByMid,
   connectDb,
   DeliveryFactory,
   freePort,
@@ -245,17 +246,7 @@ async function countStored(
   db: Db,
   mids: string[],
 ): Promise<{ stored: number; duplicates: number }> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < mids.length; i += 2000) {
-    const docs = await db
-      .collection('instagram_dms')
-      .find({ message_id: { $in: mids.slice(i, i + 2000) } }, { projection: { message_id: 1 } })
-      .toArray();
-    for (const d of docs) {
-      const mid = String(d.message_id);
-      counts.set(mid, (counts.get(mid) ?? 0) + 1);
-    }
-  }
+  const counts = await countByMid(db, mids);
   let duplicates = 0;
   for (const c of counts.values()) if (c > 1) duplicates += c - 1;
   return { stored: counts.size, duplicates };

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { join } from 'node:path';
 import {
   connectDb,
+  countByMid,
   DeliveryFactory,
   freePort,
   igdmEnv,
@@ -317,21 +318,6 @@ export interface StoredVerdict {
   /** Stored DMs of events that were never acknowledged (allowed: the ack was lost, e.g. a kill). */
   storedUnacked: number;
   ledgerWithoutDm: number;
-}
-
-async function countByMid(db: Db, mids: string[]): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < mids.length; i += 500) {
-    const docs = await db
-      .collection('instagram_dms')
-      .find({ message_id: { $in: mids.slice(i, i + 500) } }, { projection: { message_id: 1 } })
-      .toArray();
-    for (const d of docs) {
-      const mid = String(d.message_id);
-      counts.set(mid, (counts.get(mid) ?? 0) + 1);
-    }
-  }
-  return counts;
 }
 
 /** Waits (polling) until every acknowledged event is stored, then counts once more. */
