@@ -311,7 +311,10 @@ describe('No silent gaps (e2e)', () => {
       const { biz, userId, accountId } = await connected();
       const customer = meta.customer(biz);
       const { mid } = await customer.sendsImage();
-      const dm = await eventually(() => dms.findOne({ message_id: mid }));
+      // Waits for the name fill too: a test's own write to the DM must not race the app's last one.
+      const dm = await eventually(() =>
+        dms.findOne({ message_id: mid, sender_name: { $exists: true } }),
+      );
       return { biz, userId, accountId, dm };
     }
     const open = (userId: string, id: unknown, n: unknown) =>
