@@ -14,6 +14,7 @@ import type {
   ShortLivedToken,
 } from '../instagram-graph/instagram-graph.types';
 import { AccountTokensService } from './account-tokens.service';
+import { AccountWriteLock } from './account-write-lock';
 import { AccountsService } from './accounts.service';
 import { ACCOUNT_CONNECTED, AccountConnectedEvent, CONNECT_SCOPES } from './accounts.types';
 import { OAuthStateService } from './oauth-state.service';
@@ -69,6 +70,7 @@ export class AccountConnectService {
     private readonly graph: InstagramGraphService,
     private readonly states: OAuthStateService,
     private readonly tokens: AccountTokensService,
+    private readonly writeLock: AccountWriteLock,
     private readonly accountsService: AccountsService,
     private readonly settings: UserSettingsService,
     private readonly events: EventEmitter2,
@@ -255,24 +257,26 @@ export class AccountConnectService {
       updated_at: now,
     };
     if (existingId) {
-      await this.accounts.collection.updateOne(
-        { _id: existingId, user_id: userId },
-        {
-          $set: {
-            ...fields,
-            is_deleted: false,
-            ...(subscription.subscription_error
-              ? { subscription_error: subscription.subscription_error }
-              : {}),
+      await this.writeLock.run(existingId, () =>
+        this.accounts.collection.updateOne(
+          { _id: existingId, user_id: userId },
+          {
+            $set: {
+              ...fields,
+              is_deleted: false,
+              ...(subscription.subscription_error
+                ? { subscription_error: subscription.subscription_error }
+                : {}),
+            },
+            $unset: {
+              status_reason: '',
+              deleted_at: '',
+              // A revived account keeps the DMs it still has; a pending purge stops here.
+              purge_requested_at: '',
+              ...(subscription.subscription_error ? {} : { subscription_error: '' }),
+            },
           },
-          $unset: {
-            status_reason: '',
-            deleted_at: '',
-            // A revived account keeps the DMs it still has; a pending purge stops here.
-            purge_requested_at: '',
-            ...(subscription.subscription_error ? {} : { subscription_error: '' }),
-          },
-        },
+        ),
       );
       return existingId.toHexString();
     }

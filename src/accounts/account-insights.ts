@@ -7,6 +7,7 @@ import type { AuthUser } from '../auth/auth-user';
 import type { AppConfig } from '../config/app-config';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { AccountActivityService, latest } from './account-activity.service';
+import { AccountWriteLock } from './account-write-lock';
 import { AccountsService } from './accounts.service';
 import { WEBHOOK_FIELDS } from './accounts.types';
 import { AccountResponseDto } from './dto/account-response.dto';
@@ -202,6 +203,7 @@ export class AccountInsights {
     private readonly accounts: AccountsService,
     private readonly activity: AccountActivityService,
     private readonly graph: InstagramGraphService,
+    private readonly writeLock: AccountWriteLock,
     @Inject(ConfigService) config: AppConfig,
   ) {
     this.marginMs = config.get('TOKEN_REFRESH_MARGIN_DAYS', { infer: true }) * DAY_MS;
@@ -276,12 +278,14 @@ export class AccountInsights {
   /** Records the webhook fields Meta reports for the account (GET subscribed_apps). */
   async recordSubscription(accountId: string, fields: string[], at: Date): Promise<void> {
     if (!Types.ObjectId.isValid(accountId)) return;
-    await this.accountModel.collection.updateOne(
-      { _id: new Types.ObjectId(accountId) },
-      {
-        $set: { subscribed_fields: fields, subscription_checked_at: at },
-        $unset: { subscription_error: '' },
-      },
+    await this.writeLock.run(accountId, () =>
+      this.accountModel.collection.updateOne(
+        { _id: new Types.ObjectId(accountId), is_deleted: { $ne: true } },
+        {
+          $set: { subscribed_fields: fields, subscription_checked_at: at },
+          $unset: { subscription_error: '' },
+        },
+      ),
     );
   }
 

@@ -11,6 +11,7 @@ import { Environment } from '../config/env';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import type { LongLivedToken } from '../instagram-graph/instagram-graph.types';
 import { MetaApiError } from '../instagram-graph/meta-error';
+import { AccountWriteLock } from './account-write-lock';
 import { Account, AccountStatus } from './schemas/account.schema';
 import { RefreshLease } from './schemas/refresh-lease.schema';
 import { TokenCipher, TokenDecryptionError } from './token-cipher';
@@ -31,7 +32,7 @@ const LEASE_MS = 5 * 60_000;
 /** After a failed refresh the account waits this long before the job tries it again. */
 const RETRY_AFTER_FAILURE_MS = HOUR_MS;
 
-export type RefreshOutcome = 'refreshed' | 'needs_reauth' | 'failed' | 'undecryptable';
+export type RefreshOutcome = 'refreshed' | 'needs_reauth' | 'failed' | 'undecryptable' | 'deleted';
 
 export interface RefreshRun {
   refreshed: number;
@@ -60,6 +61,7 @@ export class AccountTokensService {
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
     @InjectModel(RefreshLease.name) private readonly leases: Model<RefreshLease>,
     private readonly graph: InstagramGraphService,
+    private readonly writeLock: AccountWriteLock,
     @Inject(ConfigService) private readonly config: AppConfig,
   ) {
     this.cipher = new TokenCipher(config.get('ENCRYPTION_KEY', { infer: true }));
@@ -143,7 +145,7 @@ export class AccountTokensService {
       const outcome = await this.refreshClaimed(claimed);
       if (outcome === 'refreshed') run.refreshed += 1;
       else if (outcome === 'needs_reauth') run.needsReauth += 1;
-      else run.failed += 1;
+      else if (outcome !== 'deleted') run.failed += 1;
     }
     return run;
   }
@@ -181,13 +183,17 @@ export class AccountTokensService {
       .lean<{ _id: Types.ObjectId; expires_in: number; updated_at: Date }[]>()
       .exec();
     for (const doc of legacy) {
-      await this.accounts.collection.updateOne(
-        { _id: doc._id, token_expires_at: null },
-        {
-          $set: {
-            token_expires_at: new Date(new Date(doc.updated_at).getTime() + doc.expires_in * 1000),
+      await this.writeLock.run(doc._id, () =>
+        this.accounts.collection.updateOne(
+          { _id: doc._id, token_expires_at: null },
+          {
+            $set: {
+              token_expires_at: new Date(
+                new Date(doc.updated_at).getTime() + doc.expires_in * 1000,
+              ),
+            },
           },
-        },
+        ),
       );
     }
   }
@@ -277,7 +283,10 @@ export class AccountTokensService {
     rethrow = false,
   ): Promise<RefreshOutcome> {
     const accountId = account._id.toHexString();
-    const mine = { _id: account._id };
+    // A refresh that ends after the account was deleted must not bring its token back.
+    const mine = { _id: account._id, is_deleted: { $ne: true } };
+    const write = (update: Record<string, unknown>) =>
+      this.writeLock.run(account._id, () => this.accounts.collection.updateOne(mine, update));
     const holdLease = () => this.holdLease(accountId, leaseId);
 
     let token: string;
@@ -291,15 +300,20 @@ export class AccountTokensService {
     try {
       const fresh = await this.graph.refreshToken(token);
       const now = new Date();
-      await this.accounts.collection.updateOne(mine, {
-        $set: { ...this.tokenFields(fresh, now), updated_at: now },
-      });
+      const stored = await write({ $set: { ...this.tokenFields(fresh, now), updated_at: now } });
       await this.release(accountId, leaseId);
+      if (stored.matchedCount === 0) {
+        this.logger.log(
+          { accountId },
+          'refreshed token dropped: the account was deleted meanwhile',
+        );
+        return 'deleted';
+      }
       this.logger.log({ accountId }, 'access token refreshed');
       return 'refreshed';
     } catch (error) {
       if (error instanceof MetaApiError && error.reauthRequired) {
-        await this.accounts.collection.updateOne(mine, {
+        await write({
           $set: {
             status: AccountStatus.NeedsReauth,
             status_reason: `Token refresh refused by Meta (code ${error.metaCode ?? '?'}): reconnect the account`,

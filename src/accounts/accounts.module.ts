@@ -5,6 +5,7 @@ import { AccountActivityService } from './account-activity.service';
 import { AccountConnectService } from './account-connect.service';
 import { AccountInsights } from './account-insights';
 import { AccountTokensService } from './account-tokens.service';
+import { AccountWriteLock } from './account-write-lock';
 import { AccountsController } from './accounts.controller';
 import { AccountsService } from './accounts.service';
 import { OAuthStateService } from './oauth-state.service';
@@ -38,6 +39,7 @@ import { UserSettingsService } from './user-settings.service';
     OAuthStateService,
     UserSettingsService,
     AccountInsights,
+    AccountWriteLock,
   ],
   exports: [AccountsService, AccountTokensService, AccountInsights],
 })

@@ -14,6 +14,7 @@ import {
 } from '../instagram-graph/instagram-graph.types';
 import { AccountActivityService, Activity, latest } from './account-activity.service';
 import { AccountTokensService, reauthRequired } from './account-tokens.service';
+import { AccountWriteLock } from './account-write-lock';
 import {
   ACCOUNT_DELETED,
   AccountDeletedEvent,
@@ -55,6 +56,7 @@ export class AccountsService {
     private readonly tokens: AccountTokensService,
     private readonly activity: AccountActivityService,
     private readonly graph: InstagramGraphService,
+    private readonly writeLock: AccountWriteLock,
     private readonly events: EventEmitter2,
     @Inject(ConfigService) private readonly config: AppConfig,
   ) {}
@@ -138,26 +140,35 @@ export class AccountsService {
   @OnEvent(INSTAGRAM_TOKEN_INVALID)
   async onTokenInvalid(event: InstagramTokenInvalidEvent): Promise<void> {
     try {
-      const result = await this.accounts.collection.updateMany(
-        {
-          $or: [{ 'instagram_data.ig_id': event.igId }, { 'instagram_data.id': event.igId }],
-          is_deleted: { $ne: true },
-        },
-        {
-          $set: {
-            status: AccountStatus.NeedsReauth,
-            status_reason: `${event.reason} (Meta code ${event.code}${event.subcode ? `/${event.subcode}` : ''})`,
-            updated_at: new Date(),
+      const live = { is_deleted: { $ne: true } };
+      const matching = await this.accounts
+        .find(
+          {
+            $or: [{ 'instagram_data.ig_id': event.igId }, { 'instagram_data.id': event.igId }],
+            ...live,
           },
-        },
-      );
+          { _id: 1 },
+        )
+        .lean<{ _id: Types.ObjectId }[]>()
+        .exec();
+      let marked = 0;
+      for (const { _id } of matching) {
+        const result = await this.writeLock.run(_id, () =>
+          this.accounts.collection.updateOne(
+            { _id, ...live },
+            {
+              $set: {
+                status: AccountStatus.NeedsReauth,
+                status_reason: `${event.reason} (Meta code ${event.code}${event.subcode ? `/${event.subcode}` : ''})`,
+                updated_at: new Date(),
+              },
+            },
+          ),
+        );
+        marked += result.modifiedCount;
+      }
       this.logger.warn(
-        {
-          igId: event.igId,
-          code: event.code,
-          subcode: event.subcode,
-          accounts: result.modifiedCount,
-        },
+        { igId: event.igId, code: event.code, subcode: event.subcode, accounts: marked },
         'account needs reauth',
       );
     } catch (error) {
@@ -219,26 +230,29 @@ export class AccountsService {
     const now = new Date();
     // A token the Python service encrypted (Fernet) is stored in the current format on this write.
     const token = this.tokens.reencrypted(doc.access_token, graph.accessToken);
-    await this.accounts.collection.updateOne(
-      { _id: doc._id, user_id: user.id },
-      result.subscription_error
-        ? {
-            $set: {
-              subscription_checked_at: now,
-              subscription_error: result.subscription_error,
-              updated_at: now,
-              ...token,
+    await this.writeLock.run(doc._id, () =>
+      this.accounts.collection.updateOne(
+        // Deleted while Meta answered: nothing (least of all a token) is written back.
+        { _id: doc._id, user_id: user.id, is_deleted: { $ne: true } },
+        result.subscription_error
+          ? {
+              $set: {
+                subscription_checked_at: now,
+                subscription_error: result.subscription_error,
+                updated_at: now,
+                ...token,
+              },
+            }
+          : {
+              $set: {
+                subscribed_fields: result.subscribed_fields,
+                subscription_checked_at: now,
+                updated_at: now,
+                ...token,
+              },
+              $unset: { subscription_error: '' },
             },
-          }
-        : {
-            $set: {
-              subscribed_fields: result.subscribed_fields,
-              subscription_checked_at: now,
-              updated_at: now,
-              ...token,
-            },
-            $unset: { subscription_error: '' },
-          },
+      ),
     );
     if (result.subscription_error) {
       throw new AppError(
@@ -270,20 +284,22 @@ export class AccountsService {
       );
     }
     const now = new Date();
-    await this.accounts.collection.updateOne(
-      { _id: doc._id, user_id: user.id },
-      {
-        $set: {
-          is_deleted: true,
-          deleted_at: now,
-          status: AccountStatus.Disconnected,
-          subscribed_fields: [],
-          updated_at: now,
-          // Durable before the event: a purge interrupted by a restart is resumed from it.
-          ...(purge ? { purge_requested_at: now } : {}),
+    await this.writeLock.run(doc._id, () =>
+      this.accounts.collection.updateOne(
+        { _id: doc._id, user_id: user.id },
+        {
+          $set: {
+            is_deleted: true,
+            deleted_at: now,
+            status: AccountStatus.Disconnected,
+            subscribed_fields: [],
+            updated_at: now,
+            // Durable before the event: a purge interrupted by a restart is resumed from it.
+            ...(purge ? { purge_requested_at: now } : {}),
+          },
+          $unset: { access_token: '', refresh_token: '' },
         },
-        $unset: { access_token: '', refresh_token: '' },
-      },
+      ),
     );
     await this.settings.markDeleted(user.id, accountId);
     const event: AccountDeletedEvent = { accountId, userId: user.id, purge };
@@ -316,9 +332,11 @@ export class AccountsService {
 
   async markPurged(accountId: string): Promise<void> {
     if (!Types.ObjectId.isValid(accountId)) return;
-    await this.accounts.collection.updateOne(
-      { _id: new Types.ObjectId(accountId), is_deleted: true },
-      { $set: { purged_at: new Date() }, $unset: { purge_requested_at: '' } },
+    await this.writeLock.run(accountId, () =>
+      this.accounts.collection.updateOne(
+        { _id: new Types.ObjectId(accountId), is_deleted: true },
+        { $set: { purged_at: new Date() }, $unset: { purge_requested_at: '' } },
+      ),
     );
     await this.activity.forget(accountId);
   }

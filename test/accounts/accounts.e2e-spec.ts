@@ -11,6 +11,7 @@ import {
   DEFAULT_APP_FIELDS,
 } from '../../meta-simulator';
 import { AccountTokensService } from '../../src/accounts/account-tokens.service';
+import { AccountWriteLock } from '../../src/accounts/account-write-lock';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { WEBHOOK_FIELDS } from '../../src/accounts/accounts.types';
 import { Account } from '../../src/accounts/schemas/account.schema';
@@ -502,6 +503,7 @@ describe('accounts', () => {
         t.app.get<Model<Account>>(getModelToken(Account.name)),
         t.app.get<Model<RefreshLease>>(getModelToken(RefreshLease.name)),
         graph,
+        new AccountWriteLock(), // another process: its own lock
         t.app.get(ConfigService),
       );
       expect(other.instanceId).not.toBe(tokens.instanceId);
@@ -566,6 +568,30 @@ describe('accounts', () => {
       expect(cipher.decrypt((await accountDoc(given.accountId))!.access_token)).toBe(
         given.biz.accessToken,
       );
+    });
+
+    it('should not write a refreshed token back into an account deleted while Meta answered', async () => {
+      const given = await givenAgedAccount(30);
+      const calls = refreshCalls();
+      const slow = sim.fault({ endpoint: 'refresh', latencyMs: 800, accountIgId: given.biz.igId });
+      const refreshing = t
+        .http()
+        .post(`/accounts/${given.accountId}/refresh`)
+        .set(t.bearer(given.userId))
+        .then((res) => res);
+      const deadline = Date.now() + 10_000;
+      while (refreshCalls() === calls && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      await t.http().delete(`/accounts/${given.accountId}`).set(t.bearer(given.userId)).expect(200);
+
+      const refreshed = await refreshing.finally(() => slow.clear());
+
+      expect(refreshed.status).toBe(404);
+      expect(refreshed.body.error.code).toBe('ACCOUNT_NOT_FOUND');
+      const doc = (await accountDoc(given.accountId))!;
+      expect(doc.is_deleted).toBe(true);
+      expect(doc.access_token).toBeUndefined();
+      expect(doc.status).toBe('disconnected');
     });
 
     it('should refuse to refresh a token younger than 24 hours', async () => {
