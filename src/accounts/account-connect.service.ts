@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
-import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
 import type { AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/errors/app-error';
@@ -20,7 +19,7 @@ import { ACCOUNT_CONNECTED, AccountConnectedEvent, CONNECT_SCOPES } from './acco
 import { OAuthStateService } from './oauth-state.service';
 import { missingScopes } from './accounts.service';
 import { Account, AccountStatus, INSTAGRAM_PLATFORM } from './schemas/account.schema';
-import { ConnectLock } from './schemas/connect-lock.schema';
+import { ConnectLockService } from './connect-lock.service';
 import { UserSettingsService } from './user-settings.service';
 
 export const CALLBACK_PATH = '/accounts/instagram/callback';
@@ -39,13 +38,6 @@ export interface CallbackQuery {
   state?: string;
   error?: string;
 }
-
-const DUPLICATE_KEY = 11000;
-/** Longest a connect holds its Instagram account (Meta calls included); a crash frees it after. */
-const LOCK_MS = 60_000;
-/** How long a second connect of the same account waits for the first before giving up. */
-const LOCK_WAIT_MS = 10_000;
-const LOCK_POLL_MS = 50;
 
 class ConnectFailure extends Error {
   constructor(readonly code: ConnectErrorCode) {
@@ -66,7 +58,7 @@ export class AccountConnectService {
 
   constructor(
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
-    @InjectModel(ConnectLock.name) private readonly locks: Model<ConnectLock>,
+    private readonly connectLock: ConnectLockService,
     private readonly graph: InstagramGraphService,
     private readonly states: OAuthStateService,
     private readonly tokens: AccountTokensService,
@@ -136,13 +128,11 @@ export class AccountConnectService {
     if (missing.length)
       this.logger.warn({ igId, missing }, 'instagram connect: scopes not granted');
 
-    const lock = await this.lock(igId);
-    try {
-      const accountId = await this.connectLocked(userId, igId, short, long, me);
-      return { accountId, missing };
-    } finally {
-      await this.unlock(igId, lock);
-    }
+    const held = await this.connectLock.withLock(igId, () =>
+      this.connectLocked(userId, igId, short, long, me),
+    );
+    if (!held) throw new ConnectFailure('CONNECT_IN_PROGRESS');
+    return { accountId: held.value, missing };
   }
 
   /** The ownership check and the write, while this process holds the account's connect lock. */
@@ -187,47 +177,6 @@ export class AccountConnectService {
     this.events.emit(ACCOUNT_CONNECTED, event);
     this.logger.log({ accountId, igId, reconnected: !!mine }, 'instagram account connected');
     return accountId;
-  }
-
-  /**
-   * Claims the Instagram account for this connect (see ConnectLock), waiting a little for a connect
-   * already running; a lock whose holder died is taken over once it is stale.
-   */
-  private async lock(igId: string): Promise<string> {
-    const owner = randomUUID();
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      const now = new Date();
-      try {
-        await this.locks.collection.insertOne({
-          _id: igId,
-          owner,
-          until: new Date(now.getTime() + LOCK_MS),
-        } as never);
-        return owner;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
-      }
-      const held = await this.locks.findById(igId).lean<ConnectLock>().exec();
-      if (held && held.until <= now) {
-        await this.locks.collection.deleteOne({ _id: igId as never, owner: held.owner });
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        this.logger.warn({ igId }, 'instagram connect: another connect of this account is running');
-        throw new ConnectFailure('CONNECT_IN_PROGRESS');
-      }
-      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
-    }
-  }
-
-  private async unlock(igId: string, owner: string): Promise<void> {
-    try {
-      await this.locks.collection.deleteOne({ _id: igId as never, owner });
-    } catch (error) {
-      // Stale after LOCK_MS anyway.
-      this.logger.warn({ igId, err: (error as Error).name }, 'instagram connect: unlock failed');
-    }
   }
 
   private async store(

@@ -180,6 +180,12 @@ export class AccountsController {
   @ApiAuthErrors()
   @ApiBadAccountId()
   @ApiAccountNotFound()
+  @ApiErrorReply(
+    409,
+    'ACCOUNT_BUSY',
+    'A connect of this Instagram account is in progress; retry in a few seconds',
+    'A reconnect of this account held it for longer than 10 s; see Retry-After',
+  )
   async remove(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,

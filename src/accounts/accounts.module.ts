@@ -6,6 +6,7 @@ import { AccountConnectService } from './account-connect.service';
 import { AccountInsights } from './account-insights';
 import { AccountTokensService } from './account-tokens.service';
 import { AccountWriteLock } from './account-write-lock';
+import { ConnectLockService } from './connect-lock.service';
 import { AccountsController } from './accounts.controller';
 import { AccountsService } from './accounts.service';
 import { OAuthStateService } from './oauth-state.service';
@@ -40,6 +41,7 @@ import { UserSettingsService } from './user-settings.service';
     UserSettingsService,
     AccountInsights,
     AccountWriteLock,
+    ConnectLockService,
   ],
   exports: [AccountsService, AccountTokensService, AccountInsights],
 })

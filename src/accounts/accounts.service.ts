@@ -15,8 +15,11 @@ import {
 import { AccountActivityService, Activity, latest } from './account-activity.service';
 import { AccountTokensService, reauthRequired } from './account-tokens.service';
 import { AccountWriteLock } from './account-write-lock';
+import { ConnectLockService } from './connect-lock.service';
 import {
+  ACCOUNT_CONNECTED,
   ACCOUNT_DELETED,
+  AccountConnectedEvent,
   AccountDeletedEvent,
   CONNECT_SCOPES,
   RoutedAccount,
@@ -35,6 +38,18 @@ type AccountDoc = Account & { _id: Types.ObjectId };
 type Owned = FilterQuery<Account> & { user_id: string };
 
 const MIN_TOKEN_AGE_MS = 24 * 3_600_000;
+const LIVE_CACHE_MS = 1_000;
+
+/** A write for an account deleted while the work was under way (see AccountsService.isLive). */
+export class AccountGoneError extends AppError {
+  constructor() {
+    super(
+      HttpStatus.CONFLICT,
+      'ACCOUNT_DELETED',
+      'The Instagram account was deleted while this ran; nothing was stored for it',
+    );
+  }
+}
 
 export interface SubscriptionResult {
   subscribed_fields: string[];
@@ -49,6 +64,9 @@ export interface SubscriptionResult {
 @Injectable()
 export class AccountsService {
   private readonly logger = new Logger(AccountsService.name);
+  /** Accounts deleted by this process (until reconnected): never live, whatever a cache says. */
+  private readonly deletedHere = new Set<string>();
+  private readonly liveUntil = new Map<string, number>();
 
   constructor(
     @InjectModel(Account.name) private readonly accounts: Model<Account>,
@@ -57,6 +75,7 @@ export class AccountsService {
     private readonly activity: AccountActivityService,
     private readonly graph: InstagramGraphService,
     private readonly writeLock: AccountWriteLock,
+    private readonly connectLock: ConnectLockService,
     private readonly events: EventEmitter2,
     @Inject(ConfigService) private readonly config: AppConfig,
   ) {}
@@ -129,6 +148,33 @@ export class AccountsService {
 
   async assertOwned(user: AuthUser, accountId: string): Promise<void> {
     await this.findOwned(user, accountId);
+  }
+
+  /**
+   * Whether the account may still receive DMs: not deleted. Asked right before a DM is stored, so
+   * an import, a reconciliation or a send whose Meta call was in flight when the user deleted the
+   * account does not write into it after its purge. A live answer is trusted for a second; a
+   * delete in this process counts at once.
+   */
+  async isLive(accountId: string): Promise<boolean> {
+    if (this.deletedHere.has(accountId)) return false;
+    if ((this.liveUntil.get(accountId) ?? 0) > Date.now()) return true;
+    if (!Types.ObjectId.isValid(accountId)) return false;
+    const doc = await this.accounts
+      .findById(accountId, { is_deleted: 1 })
+      .lean<{ is_deleted?: boolean }>()
+      .exec();
+    const live = !!doc && doc.is_deleted !== true && !this.deletedHere.has(accountId);
+    if (live) {
+      if (this.liveUntil.size > 10_000) this.liveUntil.clear();
+      this.liveUntil.set(accountId, Date.now() + LIVE_CACHE_MS);
+    }
+    return live;
+  }
+
+  @OnEvent(ACCOUNT_CONNECTED)
+  onConnected(event: AccountConnectedEvent): void {
+    this.deletedHere.delete(event.accountId);
   }
 
   async recordWebhookSeen(accountId: string, at: Date): Promise<void> {
@@ -267,8 +313,33 @@ export class AccountsService {
     return this.get(user, accountId);
   }
 
-  /** Unsubscribes at Meta (best effort), soft-deletes the account and its config. */
+  /**
+   * Unsubscribes at Meta (best effort), soft-deletes the account and its config. Holds the
+   * account's connect lock, so a reconnect whose Meta calls are in flight finishes first instead
+   * of writing the account back to life after the delete.
+   */
   async remove(
+    user: AuthUser,
+    accountId: string,
+    purge: boolean,
+  ): Promise<{ id: string; unsubscribed: boolean; purge: boolean }> {
+    const found = await this.findOwned(user, accountId);
+    const igId = found.instagram_data?.ig_id ?? found.instagram_data?.id;
+    const removeNow = () => this.removeLocked(user, accountId, purge);
+    if (!igId) return removeNow();
+    const held = await this.connectLock.withLock(igId, removeNow);
+    if (!held) {
+      throw new AppError(
+        HttpStatus.CONFLICT,
+        'ACCOUNT_BUSY',
+        'A connect of this Instagram account is in progress; retry in a few seconds',
+        { headers: { 'Retry-After': '5' } },
+      );
+    }
+    return held.value;
+  }
+
+  private async removeLocked(
     user: AuthUser,
     accountId: string,
     purge: boolean,
@@ -284,7 +355,11 @@ export class AccountsService {
       );
     }
     const now = new Date();
-    await this.writeLock.run(doc._id, () =>
+    // Before the write: a message this process is about to store for the account is refused from
+    // here on (isLive), not written after the purge has passed.
+    this.deletedHere.add(accountId);
+    this.liveUntil.delete(accountId);
+    const deleted = this.writeLock.run(doc._id, () =>
       this.accounts.collection.updateOne(
         { _id: doc._id, user_id: user.id },
         {
@@ -301,6 +376,10 @@ export class AccountsService {
         },
       ),
     );
+    await deleted.catch((error: unknown) => {
+      this.deletedHere.delete(accountId);
+      throw error;
+    });
     await this.settings.markDeleted(user.id, accountId);
     const event: AccountDeletedEvent = { accountId, userId: user.id, purge };
     this.events.emit(ACCOUNT_DELETED, event);

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, UpdateQuery } from 'mongoose';
-import { AccountsService } from '../accounts/accounts.service';
+import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
@@ -155,6 +155,9 @@ export class DmsIngestService {
     draft: NewDm,
     opts: { preview?: boolean },
   ): Promise<StoreResult> {
+    // An import, a reconciliation or a send whose Meta call outlived the account's deletion
+    // would otherwise write into it after its purge.
+    if (!(await this.accounts.isLive(draft.platform_account_id))) throw new AccountGoneError();
     const mid = draft.message_id;
     let existing: StoredDm | null = null;
     let dmId: Types.ObjectId | undefined;

@@ -206,7 +206,8 @@ export class HistoryImportService implements OnApplicationBootstrap, OnModuleDes
     previous: ImportProgress | null,
   ): ImportProgress {
     const now = new Date();
-    if (previous && previous.state !== 'done') {
+    // A run cut short by the account's deletion starts over: the purge removed what it had stored.
+    if (previous && previous.state !== 'done' && previous.error_code !== 'ACCOUNT_DELETED') {
       return {
         ...previous,
         user_id: userId,

@@ -9,9 +9,10 @@ import { ConfigService } from '@nestjs/config';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { AccountsService } from '../accounts/accounts.service';
+import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
 import {
   ACCOUNT_CONNECTED,
+  ACCOUNT_DELETED,
   AccountConnectedEvent,
   RoutedAccount,
 } from '../accounts/accounts.types';
@@ -192,6 +193,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
+  /** A deleted account is routed nowhere from now on, not for another second from the cache. */
+  @OnEvent(ACCOUNT_DELETED)
+  onAccountDeleted(): void {
+    this.routes.clear();
+  }
+
   /** An account was connected: replay deliveries that named it while it was unknown. */
   @OnEvent(ACCOUNT_CONNECTED, { async: true, suppressErrors: true })
   async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
@@ -277,8 +284,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
           bump('unroutable');
           continue;
         }
+        let result;
+        try {
+          result = await this.ingest.applyEvent(event, account);
+        } catch (error) {
+          if (!(error instanceof AccountGoneError)) throw error;
+          // Deleted since it was routed: kept like any delivery for an unknown account.
+          this.routes.clear();
+          cache.set(key, null);
+          unroutable.add(event.entryId);
+          bump('unroutable');
+          continue;
+        }
         routed.set(account.accountId, account);
-        const result = await this.ingest.applyEvent(event, account);
         bump(result.outcome);
         this.logger.debug(
           {

@@ -1,0 +1,67 @@
+import { Types } from 'mongoose';
+import type { MetaSimulator } from '../../meta-simulator';
+import { newUserId, type TestApp } from '../support/e2e';
+import { eventually } from '../webhook/webhook-helpers';
+import { connectThroughOAuth, startSyncApp } from '../sync/sync-helpers';
+
+/**
+ * A reconnect (OAuth callback) whose Meta calls (webhook subscription) are in flight while
+ * the user deletes the account with purge. DELETE answers 200, the purge runs, and then the
+ * callback's write revives the account (is_deleted:false, a fresh token, purge_requested_at gone):
+ * the deleted account is back, active and subscribed, though DELETE had unsubscribed it at Meta.
+ */
+describe('Reconnect in flight vs DELETE (e2e)', () => {
+  let app: TestApp;
+  let meta: MetaSimulator;
+
+  beforeAll(async () => {
+    ({ app, meta } = await startSyncApp({ SYNC_IMPORT_ON_CONNECT: 'false' }));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await meta?.close();
+  });
+
+  const accountDoc = (id: string) =>
+    app.connection.db!.collection('accounts').findOne({ _id: new Types.ObjectId(id) });
+
+  it('should leave the account deleted when DELETE lands while a reconnect talks to Meta', async () => {
+    const biz = meta.createBusiness();
+    const userId = newUserId();
+    const accountId = await connectThroughOAuth(app, meta, userId, biz);
+
+    // Reconnect: Meta is slow to accept the webhook subscription of this account (once).
+    meta.fault({ endpoint: 'subscribed_apps', latencyMs: 2500, times: 1, accountIgId: biz.igId });
+    const before = meta.requests({ endpoint: 'subscribed_apps', accountIgId: biz.igId }).length;
+    const res = await app.http().get('/accounts/instagram/connect').set(app.bearer(userId));
+    meta.nextAuthorization({ business: biz });
+    const authorize = await fetch(res.body.data.url as string, { redirect: 'manual' });
+    const back = new URL(authorize.headers.get('location')!);
+    const callback = app
+      .http()
+      .get(`/accounts/instagram/callback${back.search}`)
+      .then((r) => r);
+    await eventually(() =>
+      Promise.resolve(
+        meta.requests({ endpoint: 'subscribed_apps', accountIgId: biz.igId }).length > before,
+      ),
+    );
+
+    // The user deletes the account (with purge) meanwhile.
+    const del = await app
+      .http()
+      .delete(`/accounts/${accountId}?purge=true`)
+      .set(app.bearer(userId));
+    expect(del.status).toBe(200);
+    expect((await accountDoc(accountId))!.is_deleted).toBe(true);
+
+    // The delete waited for the reconnect (it holds the account), then deleted it.
+    const cb = await callback;
+    expect(new URL(cb.headers.location).searchParams.get('instagram')).toBe('connected');
+    const doc = (await accountDoc(accountId))!;
+    expect(doc.is_deleted).toBe(true);
+    expect(doc.access_token).toBeUndefined();
+    const list = await app.http().get('/accounts').set(app.bearer(userId)).expect(200);
+    expect((list.body.data as { id: string }[]).map((a) => a.id)).not.toContain(accountId);
+  });
+});

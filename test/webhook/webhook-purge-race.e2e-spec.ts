@@ -1,0 +1,81 @@
+import { Types } from 'mongoose';
+import type { MetaSimulator } from '../../meta-simulator';
+import { newUserId, type TestApp } from '../support/e2e';
+import { givenAccount } from '../support/factories';
+import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
+
+/**
+ * DeliveryWorker caches an entry's route (RoutedAccount) for ROUTE_CACHE_MS = 1 s and
+ * DmsIngestService.storeMessage never re-checks that the account is still live. A delivery
+ * processed within that second after DELETE ?purge=true (Meta retrying a message, or one more
+ * message sent before the unsubscribe took effect) is stored under the deleted account after the
+ * purge has finished: the purged DM and its conversation are back, and nothing purges them again.
+ */
+describe('Webhook delivery vs account purge (e2e)', () => {
+  let app: TestApp;
+  let meta: MetaSimulator;
+
+  beforeAll(async () => {
+    ({ app, meta } = await startAppWithSimulator());
+  });
+  afterAll(async () => {
+    await app?.close();
+    await meta?.close();
+  });
+
+  const db = () => app.connection.db!;
+  const count = (collection: string, accountId: string) =>
+    db().collection(collection).countDocuments({ platform_account_id: accountId });
+  const accountDoc = (id: string) =>
+    db()
+      .collection('accounts')
+      .findOne({ _id: new Types.ObjectId(id) });
+  const post = (body: string) =>
+    app
+      .http()
+      .post('/webhook/instagram')
+      .set('Content-Type', 'application/json')
+      .set('X-Hub-Signature-256', sign(body))
+      .send(body);
+  const inbound = (igId: string, customer: string, mid: string, text: string) =>
+    messagingBody(igId, [
+      {
+        sender: { id: customer },
+        recipient: { id: igId },
+        timestamp: Date.now(),
+        message: { mid, text },
+      },
+    ]);
+
+  it('should not store a DM for an account whose purge just finished', async () => {
+    const biz = meta.createBusiness();
+    const userId = newUserId();
+    const { accountId } = await givenAccount(app, {
+      userId,
+      igId: biz.igId,
+      accessToken: biz.accessToken,
+    });
+    const customer = `9${Date.now()}`;
+    const mid = newMid();
+    const first = inbound(biz.igId, customer, mid, 'private stuff');
+    await post(first).expect(200);
+    await eventually(() => db().collection('instagram_dms').findOne({ message_id: mid }));
+
+    await app
+      .http()
+      .delete(`/accounts/${accountId}?purge=true`)
+      .set(app.bearer(userId))
+      .expect(200);
+    await eventually(async () => !!(await accountDoc(accountId))?.purged_at, 5_000);
+    expect(await count('instagram_dms', accountId)).toBe(0);
+
+    // Meta retries the same delivery (our ack was late, say) right after the purge, usually
+    // within the second igdm caches an entry's route: the delete must clear that cache.
+    await post(first).expect(200);
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const dms = await count('instagram_dms', accountId);
+    const convs = await count('instagram_conversations', accountId);
+    expect({ dms, convs }).toEqual({ dms: 0, convs: 0 });
+  });
+});
