@@ -109,13 +109,31 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
         // The ledger is keyed by mid (= message_id), so this is served by _id. A mid can belong
         // to two connected accounts (one business writing to another): only this account's go.
         const mids = batch.map((d) => d.message_id).filter((m): m is string => !!m);
-        if (mids.length)
+        if (mids.length) {
+          const own = await this.ledger
+            .find(
+              {
+                _id: { $in: mids },
+                $or: [{ platform_account_id: accountId }, { dm_id: { $in: ids } }],
+              },
+              { _id: 1 },
+            )
+            .lean<{ _id: string }[]>()
+            .exec();
+          // Their markers go too: a stale `#unread` would keep the message from counting as
+          // unread if Meta delivers it again after a reconnect, a stale `#claim` would block the
+          // ledger entry's claim. `#unread` is the inbound side's (this account's) alone.
+          const inbound = new Set(
+            batch.filter((d) => d.direction === 'inbound').map((d) => d.message_id),
+          );
+          const markers = own.flatMap(({ _id }) =>
+            inbound.has(_id) ? [`${_id}#claim`, `${_id}#unread`] : [`${_id}#claim`],
+          );
+          const ownIds = own.map((d) => d._id);
           result.ledger += (
-            await this.ledger.deleteMany({
-              _id: { $in: mids },
-              $or: [{ platform_account_id: accountId }, { dm_id: { $in: ids } }],
-            })
+            await this.ledger.deleteMany({ _id: { $in: [...ownIds, ...markers] } })
           ).deletedCount;
+        }
         for (const dm of batch) this.emitDeleted(userId, accountId, dm);
       }
       result.conversations = (

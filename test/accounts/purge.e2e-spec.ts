@@ -40,7 +40,10 @@ describe('account purge', () => {
       .collection('accounts')
       .findOne({ _id: new Types.ObjectId(id) });
 
-  /** An account with two DMs (and their ledger entries), a conversation and a comment. */
+  /**
+   * An account with two inbound DMs (their ledger entries and unread markers), a conversation
+   * and a comment.
+   */
   async function givenAccountWithDms(userId: string) {
     const biz = sim.createBusiness();
     const { accountId } = await givenAccount(t, {
@@ -56,12 +59,15 @@ describe('account purge', () => {
     await db()
       .collection('instagram_dm_ids')
       .insertMany(
-        dms.map((dm) => ({
-          _id: dm.message_id as never,
-          dm_id: dm._id,
-          platform_account_id: accountId,
-          created_at: new Date(),
-        })),
+        dms.flatMap((dm) => [
+          {
+            _id: dm.message_id as never,
+            dm_id: dm._id,
+            platform_account_id: accountId,
+            created_at: new Date(),
+          },
+          { _id: `${dm.message_id}#unread` as never, created_at: new Date() },
+        ]),
       );
     await givenConversation(t, accountId, customer);
     await db()
@@ -81,9 +87,10 @@ describe('account purge', () => {
       dms: await count('instagram_dms', accountId),
       conversations: await count('instagram_conversations', accountId),
       comments: await count('instagram_comments', accountId),
+      // Ledger entries and their unread markers.
       ledger: await db()
         .collection('instagram_dm_ids')
-        .countDocuments({ _id: { $in: mids as never[] } }),
+        .countDocuments({ _id: { $in: mids.flatMap((m) => [m, `${m}#unread`]) as never[] } }),
     };
   }
 
@@ -118,7 +125,7 @@ describe('account purge', () => {
         dms: 2,
         conversations: 1,
         comments: 1,
-        ledger: 2,
+        ledger: 4,
       });
     }
     expect((await accountDoc(purged.accountId))!.purge_requested_at).toBeUndefined();
@@ -158,7 +165,7 @@ describe('account purge', () => {
       dms: 2,
       conversations: 1,
       comments: 1,
-      ledger: 2,
+      ledger: 4,
     });
   });
 
