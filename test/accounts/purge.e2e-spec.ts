@@ -66,7 +66,7 @@ describe('account purge', () => {
             platform_account_id: accountId,
             created_at: new Date(),
           },
-          { _id: `${dm.message_id}#unread` as never, created_at: new Date() },
+          { _id: `${String(dm.message_id)}#unread` as never, created_at: new Date() },
         ]),
       );
     await givenConversation(t, accountId, customer);
