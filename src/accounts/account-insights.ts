@@ -272,7 +272,8 @@ export class AccountInsights {
   /** Persists this process's last successful Graph call for the account (throttled). */
   async recordGraphSuccess(accountId: string, igId: string): Promise<void> {
     const at = this.graph.lastSuccessAt(igId);
-    if (at) await this.activity.record(accountId, 'last_graph_success_at', at);
+    if (at && (await this.accounts.isLive(accountId)))
+      await this.activity.record(accountId, 'last_graph_success_at', at);
   }
 
   /** Records the webhook fields Meta reports for the account (GET subscribed_apps). */

@@ -178,6 +178,8 @@ export class AccountsService {
   }
 
   async recordWebhookSeen(accountId: string, at: Date): Promise<void> {
+    // A purge deleted the account's activity row; work that outlived it must not write it back.
+    if (!(await this.isLive(accountId))) return;
     await this.activity.record(accountId, 'last_webhook_at', at);
   }
 

@@ -134,6 +134,9 @@ describe('account purge', () => {
       async () => !(await activity().findOne({ _id: new Types.ObjectId(purged.accountId) })),
     );
     expect(await activity().findOne({ _id: new Types.ObjectId(sibling.accountId) })).not.toBeNull();
+    // A webhook processed just before the delete records its account's activity after it: no row.
+    await t.app.get(AccountsService).recordWebhookSeen(purged.accountId, new Date());
+    expect(await activity().findOne({ _id: new Types.ObjectId(purged.accountId) })).toBeNull();
 
     // The dashboard that was watching learns about each deleted DM.
     const events = await stream.waitForEvents(
