@@ -1,4 +1,5 @@
 import { HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import { isISO8601, ValidateBy, ValidateIf } from 'class-validator';
 import { AppError } from './errors/app-error';
 
 export interface FieldError {
@@ -38,3 +39,26 @@ export function createValidationPipe(): ValidationPipe {
     },
   });
 }
+
+/**
+ * For an optional body field: only a missing field skips validation, so `null` meets the field's
+ * type check and is refused. (@IsOptional lets `null` through, and a service then reads it as
+ * "not given" or worse: `is_active: null` would enable an account.)
+ */
+export const IsOptionalNotNull = () =>
+  ValidateIf((_object: object, value: unknown) => value !== undefined);
+
+/**
+ * An ISO 8601 date-time that JavaScript can read. @IsISO8601 alone also accepts week and ordinal
+ * dates (`2026-W05`, `2026-032`), which `new Date()` turns into Invalid Date.
+ */
+export const IsReadableIsoDate = () =>
+  ValidateBy({
+    name: 'isReadableIsoDate',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' && isISO8601(value) && !Number.isNaN(Date.parse(value)),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'value'} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
+    },
+  });

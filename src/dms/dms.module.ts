@@ -12,6 +12,7 @@ import { InstagramDm, InstagramDmSchema } from './schemas/instagram-dm.schema';
 import { DmsService } from './dms.service';
 import { ConversationsService } from './conversations.service';
 import { DmsIngestService } from './dms-ingest.service';
+import { LegacyCustomerIdService } from './legacy-customer-id.service';
 import { LegacyLedgerService } from './legacy-ledger.service';
 import { CommentsService } from './comments.service';
 import { DmsController } from './dms.controller';
@@ -42,6 +43,7 @@ import { AccountPurgeListener } from './account-purge.listener';
     DmsService,
     DmsIngestService,
     LegacyLedgerService,
+    LegacyCustomerIdService,
     ConversationsService,
     CommentsService,
     DmsStreamService,

@@ -1,9 +1,10 @@
-import { IsBoolean, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validation';
 
 export class UpdateConfigDto {
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(200) config_name?: string;
+  @IsOptionalNotNull() @IsString() @MinLength(1) @MaxLength(200) config_name?: string;
   /** false stops ingest and sending for the account until it is enabled again. */
-  @IsOptional() @IsBoolean() is_active?: boolean;
+  @IsOptionalNotNull() @IsBoolean() is_active?: boolean;
 }
 
 export class AccountConfigDto {

@@ -12,6 +12,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validation';
 import { toBoolean } from './list-dms.query';
 
 /** `<platform_account_id>:<customer_id>` */
@@ -33,7 +34,7 @@ export class ReactionDto {
     default: 'love',
     description: '`love` or any single emoji',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @IsNotEmpty()
   @MaxLength(32)

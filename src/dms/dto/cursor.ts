@@ -20,6 +20,7 @@ export function decodeCursor(cursor: string): Keyset {
     if (
       typeof parsed.t === 'number' &&
       Number.isFinite(parsed.t) &&
+      !Number.isNaN(new Date(parsed.t).getTime()) &&
       typeof parsed.id === 'string' &&
       parsed.id.length <= 200
     ) {

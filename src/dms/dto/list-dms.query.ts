@@ -4,7 +4,6 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
-  IsISO8601,
   IsMongoId,
   IsOptional,
   IsString,
@@ -12,6 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { IsReadableIsoDate } from '../../common/validation';
 
 /** `?read=true|false` (and 1/0) as a boolean; anything else stays a string and fails validation. */
 export const toBoolean = ({ value }: { value: unknown }): unknown => {
@@ -82,12 +82,12 @@ export class ListDmsQueryDto {
 
   @ApiPropertyOptional({ example: '2026-01-01T00:00:00Z', description: 'created_at ≥ since' })
   @IsOptional()
-  @IsISO8601()
+  @IsReadableIsoDate()
   since?: string;
 
   @ApiPropertyOptional({ example: '2026-02-01T00:00:00Z', description: 'created_at < until' })
   @IsOptional()
-  @IsISO8601()
+  @IsReadableIsoDate()
   until?: string;
 
   @ApiPropertyOptional({ default: false, description: 'Include messages the customer unsent' })

@@ -4,13 +4,13 @@ import {
   IsIn,
   IsMongoId,
   IsNotEmpty,
-  IsOptional,
   IsString,
   IsUrl,
   MaxLength,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validation';
 
 export class SendAttachmentDto {
   @ApiProperty({ enum: ['image', 'video', 'audio', 'file'], example: 'image' })
@@ -52,7 +52,7 @@ export class SendDmDto {
   platform_account_id!: string;
 
   @ApiPropertyOptional({ type: SendAttachmentDto })
-  @IsOptional()
+  @IsOptionalNotNull()
   @ValidateNested()
   @Type(() => SendAttachmentDto)
   attachment?: SendAttachmentDto;
@@ -61,7 +61,7 @@ export class SendDmDto {
     example: 'aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw',
     description: 'Quote an earlier message (its mid)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
@@ -71,7 +71,7 @@ export class SendDmDto {
     enum: ['HUMAN_AGENT'],
     description: 'Human agent reply, allowed up to 7 days after the last customer message',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(['HUMAN_AGENT'])
   tag?: 'HUMAN_AGENT';
 }

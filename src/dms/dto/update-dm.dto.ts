@@ -1,18 +1,19 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsString, MaxLength } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validation';
 
 export class UpdateDmDto {
   @ApiPropertyOptional({
     example: 'Corrected text',
     description: 'Replaces the stored text (not sent to Instagram)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(4000)
   text?: string;
 
   @ApiPropertyOptional({ example: true, description: "The dashboard's read flag" })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsBoolean()
   read?: boolean;
 }
