@@ -300,7 +300,8 @@ export class DmsService {
       .findById(`${accountId}:${customerId}`, { last_inbound_at: 1 })
       .lean<Pick<InstagramConversation, 'last_inbound_at'>>()
       .exec();
-    const last = conv?.last_inbound_at;
+    // A thread the Python service stored has no conversation document: its DMs tell.
+    const last = conv?.last_inbound_at ?? (await this.lastInboundDmAt(accountId, customerId));
     if (!last) {
       throw new AppError(
         HttpStatus.UNPROCESSABLE_ENTITY,
@@ -326,6 +327,19 @@ export class DmsService {
         human_agent_until: humanAgentUntil.toISOString(),
       },
     });
+  }
+
+  /** The newest inbound DM of the customer (any igdm version or the Python service wrote it). */
+  private async lastInboundDmAt(accountId: string, customerId: string): Promise<Date | undefined> {
+    const dm = await this.dms
+      .findOne(
+        { platform_account_id: accountId, sender_id: customerId, direction: 'inbound' },
+        { created_at: 1 },
+      )
+      .sort({ created_at: -1, _id: -1 })
+      .lean<{ created_at?: Date }>()
+      .exec();
+    return dm?.created_at ? new Date(dm.created_at) : undefined;
   }
 
   async send(user: AuthUser, dto: SendDmDto) {
@@ -355,12 +369,18 @@ export class DmsService {
       });
     }
     if (text !== undefined) {
-      const result = await this.graph.sendText(
-        account.graph,
-        dto.recipient_id,
-        text,
-        dto.attachment ? { tag: dto.tag } : opts,
-      );
+      let result: SendResult;
+      try {
+        result = await this.graph.sendText(
+          account.graph,
+          dto.recipient_id,
+          text,
+          dto.attachment ? { tag: dto.tag } : opts,
+        );
+      } catch (error) {
+        if (parts.length === 0) throw error;
+        throw partialSend(parts[0], error);
+      }
       parts.push({ result, stored: await this.storeSent(user, account, dto, result, { text }) });
     }
     const last = parts[parts.length - 1];
@@ -573,4 +593,24 @@ export class DmsService {
         : null;
     return { ...empty, data, total, next_cursor: nextCursor };
   }
+}
+
+/**
+ * The attachment went out, the text did not. Not the text's own error (a 503 says "retry", and
+ * retrying the request would send the attachment again): 502 PARTIAL_SEND, naming what was sent.
+ */
+function partialSend(sent: { result: SendResult; stored: DmJson }, error: unknown): AppError {
+  const reason = error instanceof AppError ? error.code : 'META_ERROR';
+  return new AppError(
+    HttpStatus.BAD_GATEWAY,
+    'PARTIAL_SEND',
+    `The attachment was sent (message_id ${sent.result.message_id}) but the text was not (${reason}): send the text alone, since repeating this request would send the attachment again`,
+    {
+      details: {
+        sent: [{ part: 'attachment', ...sent.result, stored: sent.stored }],
+        not_sent: [{ part: 'message_text', code: reason }],
+      },
+      cause: error,
+    },
+  );
 }
