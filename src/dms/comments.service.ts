@@ -10,6 +10,7 @@ import { DmsIngestService, type NewDm } from './dms-ingest.service';
 import { DAY_MS, MAX_TEXT_BYTES, serializeDm, textTooLong, type DmJson } from './dms.service';
 import type { CommentReplyDto } from './dto/send-dm.dto';
 import { InstagramComment } from './schemas/instagram-comment.schema';
+import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 
 /** Meta: one private reply per comment, within 7 days, at most 750 an hour per account. */
 export const PRIVATE_REPLY_WINDOW_MS = 7 * DAY_MS;
@@ -30,6 +31,7 @@ export class CommentsService {
 
   constructor(
     @InjectModel(InstagramComment.name) private readonly comments: Model<InstagramComment>,
+    @InjectModel(InstagramDmId.name) private readonly ledger: Model<InstagramDmId>,
     private readonly accounts: AccountsService,
     private readonly graph: InstagramGraphService,
     private readonly ingest: DmsIngestService,
@@ -85,7 +87,12 @@ export class CommentsService {
       );
     }
 
-    // Claim atomically before calling Meta: two concurrent requests cannot both send.
+    // Claim before calling Meta, by inserting a marker: FerretDB runs a conditional update of
+    // two concurrent requests without locking (both would win), but an insert of an existing
+    // `_id` always fails. The marker stays once Meta may have the reply (one per comment).
+    const marker = `${commentId}#private_reply`;
+    if (!(await this.insertMarker(marker, account.accountId))) throw this.used();
+    const dropMarker = () => this.ledger.collection.deleteOne({ _id: marker as never });
     const claim: PrivateReplyClaim = {
       claimed_at: new Date(),
       claimed_by: user.id,
@@ -103,7 +110,10 @@ export class CommentsService {
       )
       .lean<InstagramComment>()
       .exec();
-    if (!claimed) throw this.used();
+    if (!claimed) {
+      await dropMarker();
+      throw this.used();
+    }
 
     let result;
     try {
@@ -121,6 +131,7 @@ export class CommentsService {
             { $unset: { private_reply: 1 } },
           )
           .exec();
+        await dropMarker();
       }
       throw error;
     }
@@ -168,6 +179,21 @@ export class CommentsService {
       'private reply sent',
     );
     return { success: true as const, result, stored };
+  }
+
+  /** False when the marker exists already (another request claimed the comment). */
+  private async insertMarker(_id: string, accountId: string): Promise<boolean> {
+    try {
+      await this.ledger.collection.insertOne({
+        _id,
+        platform_account_id: accountId,
+        created_at: new Date(),
+      } as never);
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 11000) return false;
+      throw error;
+    }
   }
 
   private used(): AppError {
