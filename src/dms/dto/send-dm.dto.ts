@@ -4,6 +4,7 @@ import {
   IsIn,
   IsMongoId,
   IsNotEmpty,
+  Matches,
   IsString,
   IsUrl,
   MaxLength,
@@ -43,7 +44,7 @@ export class SendDmDto {
   })
   @ValidateIf((o: SendDmDto) => o.attachment === undefined || o.message_text !== undefined)
   @IsString()
-  @IsNotEmpty()
+  @Matches(/\S/, { message: '$property must contain more than spaces' })
   @MaxLength(4000)
   message_text?: string;
 
@@ -83,7 +84,7 @@ export class CommentReplyDto {
 
   @ApiProperty({ example: 'Thanks for your comment! Here is the link you asked for.' })
   @IsString()
-  @IsNotEmpty()
+  @Matches(/\S/, { message: '$property must contain more than spaces' })
   @MaxLength(4000)
   message_text!: string;
 }
