@@ -5,10 +5,9 @@ import { eventually } from '../webhook/webhook-helpers';
 import { connectThroughOAuth, startSyncApp } from '../sync/sync-helpers';
 
 /**
- * A reconnect (OAuth callback) whose Meta calls (webhook subscription) are in flight while
- * the user deletes the account with purge. DELETE answers 200, the purge runs, and then the
- * callback's write revives the account (is_deleted:false, a fresh token, purge_requested_at gone):
- * the deleted account is back, active and subscribed, though DELETE had unsubscribed it at Meta.
+ * A reconnect (OAuth callback) whose Meta calls are in flight when the user deletes the account:
+ * DELETE waits for it (both hold the account's connect lock) and then deletes, so the callback's
+ * write never brings the deleted account back active, with a token and subscribed.
  */
 describe('Reconnect in flight vs DELETE (e2e)', () => {
   let app: TestApp;

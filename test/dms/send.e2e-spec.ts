@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { Types } from 'mongoose';
 import { startMetaSimulator, type Customer, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
@@ -31,6 +32,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     );
   const dms = () => app.connection.db!.collection('instagram_dms');
   const sendCalls = () => meta.requests({ endpoint: 'send' }).length;
+  const commentsCollection = () => app.connection.db!.collection('instagram_comments');
 
   /** A business connected in igdm, and a customer who wrote to it through the webhook. */
   async function givenThread() {
@@ -287,6 +289,104 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       expect(res.body.error.code).toBe('SEND_OUTCOME_UNKNOWN');
       expect(res.body.error.message).toMatch(/may have been delivered/);
     });
+
+    it('should say which part went out, so the caller does not send the attachment twice', async () => {
+      const t = await givenThread();
+      const body = {
+        recipient_id: t.customer.igsid,
+        platform_account_id: t.accountId,
+        attachment: { type: 'image', url: 'https://cdn.example.com/catalogue.png' },
+        message_text: 'Here is our catalogue',
+      };
+      // First Send API call (the attachment) goes through; the second (the text) meets a Meta
+      // outage that outlasts igdm's retries.
+      meta.fault({ endpoint: 'send', latencyMs: 1, times: 1, accountIgId: t.biz.igId });
+      meta.fault({ endpoint: 'send', status5xx: 503, times: 3, accountIgId: t.biz.igId });
+
+      const first = await app
+        .http()
+        .post('/instagram-dms/send')
+        .set(app.bearer(t.userId))
+        .send(body);
+      meta.clearFaults();
+
+      // Not "retry later": the reply says the attachment went out and the text did not.
+      expect(first.status).toBe(502);
+      expect(first.body.error.code).toBe('PARTIAL_SEND');
+      expect(first.body.error.message).toContain('send the text alone');
+      const imagesAtMeta = () => meta.sent(t.biz).filter((m) => m.attachments.length > 0).length;
+      expect(imagesAtMeta()).toBe(1);
+      const storedImages = await dms().countDocuments({
+        platform_account_id: t.accountId,
+        direction: 'outbound',
+        message_type: 'attachment',
+      });
+      expect(storedImages).toBe(1);
+
+      // The dashboard sends what is missing, the text alone: one image and one text at Meta.
+      const rest = await app
+        .http()
+        .post('/instagram-dms/send')
+        .set(app.bearer(t.userId))
+        .send({ ...body, attachment: undefined });
+      expect(rest.status).toBe(200);
+      expect(imagesAtMeta()).toBe(1);
+      expect(meta.sent(t.biz).filter((m) => m.text === body.message_text)).toHaveLength(1);
+    });
+
+    it('should answer 400 to a send with "attachment": null and no text', async () => {
+      const t = await givenThread();
+      const res = await app.http().post('/instagram-dms/send').set(app.bearer(t.userId)).send({
+        recipient_id: t.customer.igsid,
+        platform_account_id: t.accountId,
+        attachment: null,
+      });
+      expect(res.status).toBe(400);
+    });
+
+    it('should send to a customer whose recent message only the old service stored', async () => {
+      const userId = newUserId();
+      const biz = meta.createBusiness();
+      const account = await givenAccount(app, {
+        userId,
+        igId: biz.igId,
+        accessToken: biz.accessToken,
+      });
+      const customer = meta.customer(biz);
+      // The customer wrote while the Python service was running: igdm never got that webhook.
+      const drop = meta.dropDeliveries({ count: 1 });
+      const { mid } = await customer.sends('Is the blue hoodie still available?');
+      drop.clear();
+      const at = new Date(Date.now() - 3600_000);
+      // Stored the Python way (see ../shared/reference/reference-db/instagram_dms.json).
+      await app.connection.db!.collection('instagram_dms').insertOne({
+        _id: new Types.ObjectId(),
+        platform_account_id: account.accountId,
+        ig_id: biz.igId,
+        user_id: userId,
+        sender_id: customer.igsid,
+        recipient_id: biz.igId,
+        timestamp: at.getTime(),
+        message_id: mid,
+        text: 'Is the blue hoodie still available?',
+        is_echo: false,
+        raw: { mid, text: 'Is the blue hoodie still available?' },
+        created_at: at,
+        direction: 'inbound',
+        read: false,
+        manual_dm: false,
+        is_deleted: false,
+        updated_at: at,
+      });
+
+      const res = await app.http().post('/instagram-dms/send').set(app.bearer(userId)).send({
+        recipient_id: customer.igsid,
+        platform_account_id: account.accountId,
+        message_text: 'Yes, in size M!',
+      });
+      expect(res.status).toBe(200);
+      expect(meta.sent(biz)).toHaveLength(1);
+    });
   });
 
   describe('reactions, typing and read', () => {
@@ -391,6 +491,30 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
         .send({ read: false })
         .expect(200);
       expect((await conversations().findOne({ _id: t.conversationId }))!.unread_count).toBe(1);
+    });
+
+    it('should refuse "reaction": null instead of removing the reaction', async () => {
+      const t = await givenThread();
+      const id = String(t.inbound._id);
+      const first = await app
+        .http()
+        .post(`/instagram-dms/${id}/reaction`)
+        .set(app.bearer(t.userId))
+        .send({ reaction: 'love' })
+        .expect(200);
+      expect(first.body.data.reactions).toHaveLength(1);
+
+      const res = await app
+        .http()
+        .post(`/instagram-dms/${id}/reaction`)
+        .set(app.bearer(t.userId))
+        .send({ reaction: null });
+      // Either refused (400) or treated as the default 'love'; never an unreact through POST.
+      if (res.status === 200) {
+        expect(res.body.data.reactions).toEqual([expect.objectContaining({ reaction: 'love' })]);
+      } else {
+        expect(res.status).toBe(400);
+      }
     });
   });
 
@@ -559,6 +683,39 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
         .send({ platform_account_id: u.accountId, message_text: 'hi' })
         .expect(404);
       expect(res.body.error.code).toBe('COMMENT_NOT_FOUND');
+    });
+
+    it('should call Meta once for two concurrent replies and keep the reply recorded', async () => {
+      const results: string[] = [];
+      for (let round = 0; round < 15; round++) {
+        const userId = newUserId();
+        const biz = meta.createBusiness();
+        const account = await givenAccount(app, {
+          userId,
+          igId: biz.igId,
+          accessToken: biz.accessToken,
+        });
+        const customer: Customer = meta.customer(biz);
+        const { commentId } = await customer.comments(undefined, 'Price?');
+        await waitFor(() => commentsCollection().findOne({ _id: commentId as never }));
+        await new Promise((r) => setTimeout(r, 100));
+        const before = meta.requests({ endpoint: 'send', accountIgId: biz.igId }).length;
+        const reply = (text: string) =>
+          app
+            .http()
+            .post(`/instagram-dms/comments/${commentId}/reply`)
+            .set(app.bearer(userId))
+            .send({ platform_account_id: account.accountId, message_text: text });
+        const [a, b] = await Promise.all([reply('one'), reply('two')]);
+        const calls = meta.requests({ endpoint: 'send', accountIgId: biz.igId }).length - before;
+        await new Promise((r) => setTimeout(r, 300));
+        const doc = await commentsCollection().findOne({ _id: commentId as never });
+        results.push(
+          `statuses=${a.status},${b.status} metaCalls=${calls} codes=${a.body.error?.code ?? '-'},${b.body.error?.code ?? '-'} private_reply=${JSON.stringify(doc?.private_reply ?? null)}`,
+        );
+      }
+      for (const r of results) expect(r).toMatch(/metaCalls=1 /);
+      for (const r of results) expect(r).toMatch(/"status":"sent"/);
     });
   });
 });

@@ -5,11 +5,9 @@ import { eventually } from '../webhook/webhook-helpers';
 import { connectThroughOAuth, startSyncApp } from './sync-helpers';
 
 /**
- * An import stopped by DELETE ?purge=true keeps its progress (state failed,
- * error ACCOUNT_DELETED, done_ids). The purge deletes the DMs of the threads already imported.
- * When the user reconnects, the import on connect *continues* that run (HistoryImportService.begin:
- * previous.state !== 'done'), skipping the "done" threads: their history is never imported
- * again, yet the import reports done.
+ * An import stopped by DELETE ?purge=true keeps its progress (failed, ACCOUNT_DELETED, done
+ * threads), but the purge deleted what those threads stored. After a reconnect the import must
+ * start over, not continue and skip the purged threads.
  */
 describe('Import after a purge and a reconnect (e2e)', () => {
   let app: TestApp;

@@ -5,11 +5,9 @@ import { givenAccount } from '../support/factories';
 import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
 
 /**
- * DeliveryWorker caches an entry's route (RoutedAccount) for ROUTE_CACHE_MS = 1 s and
- * DmsIngestService.storeMessage never re-checks that the account is still live. A delivery
- * processed within that second after DELETE ?purge=true (Meta retrying a message, or one more
- * message sent before the unsubscribe took effect) is stored under the deleted account after the
- * purge has finished: the purged DM and its conversation are back, and nothing purges them again.
+ * The delivery worker caches an entry's route for a second. A delivery processed just after
+ * DELETE ?purge=true (Meta retrying a message, or one more sent before the unsubscribe took
+ * effect) must not be stored under the deleted account once its purge has finished.
  */
 describe('Webhook delivery vs account purge (e2e)', () => {
   let app: TestApp;

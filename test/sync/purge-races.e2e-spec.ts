@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
+import { HistoryImportService } from '../../src/sync/history-import.service';
 import { ReconcileService } from '../../src/sync/reconcile.service';
 import { newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
@@ -7,11 +8,11 @@ import { eventually } from '../webhook/webhook-helpers';
 import { startSyncApp } from './sync-helpers';
 
 /**
- * The other writers whose Graph call can be in flight across DELETE ?purge=true and
- * that store through DmsIngestService.storeMessage without re-checking the account: the
- * reconciliation job (ThreadSync, no account.deleted listener at all) and POST /instagram-dms/send.
+ * Work whose Graph call is in flight when the user deletes the account with purge (a history
+ * import, the reconciliation job, a send) must not store anything for it afterwards: the DMs the
+ * user just purged never come back under the deleted account.
  */
-describe('Reconciliation and sends in flight vs account purge (e2e)', () => {
+describe('Imports, reconciliation and sends in flight vs account purge (e2e)', () => {
   let app: TestApp;
   let meta: MetaSimulator;
 
@@ -99,5 +100,48 @@ describe('Reconciliation and sends in flight vs account purge (e2e)', () => {
     const dms = await count('instagram_dms', accountId);
     const convs = await count('instagram_conversations', accountId);
     expect({ dms, convs }).toEqual({ dms: 0, convs: 0 });
+  });
+
+  it('should not bring back purged DMs when an import thread read was in flight', async () => {
+    const biz = meta.createBusiness();
+    const userId = newUserId();
+    const { accountId } = await givenAccount(app, {
+      userId,
+      igId: biz.igId,
+      accessToken: biz.accessToken,
+    });
+    // Two DMs arrive by webhook and are stored.
+    const customer = meta.customer(biz);
+    await customer.sends('hello');
+    await customer.sends('are you there?');
+    await eventually(async () => (await count('instagram_dms', accountId)) === 2);
+
+    // Meta is slow to answer conversation reads for this account.
+    meta.fault({ endpoint: 'conversations', latencyMs: 2500, accountIgId: biz.igId });
+    const post = await app.http().post(`/accounts/${accountId}/import`).set(app.bearer(userId));
+    expect(post.status).toBe(202);
+    // The thread read (2nd conversations call: list, then the thread's messages) is in flight.
+    await eventually(() =>
+      Promise.resolve(
+        meta.requests({ endpoint: 'conversations', accountIgId: biz.igId }).length >= 2,
+      ),
+    );
+
+    await app
+      .http()
+      .delete(`/accounts/${accountId}?purge=true`)
+      .set(app.bearer(userId))
+      .expect(200);
+    await eventually(async () => !!(await accountDoc(accountId))?.purged_at);
+    expect(await count('instagram_dms', accountId)).toBe(0); // purge did its job...
+
+    // (GET /accounts/:id/import answers 404 once the account is deleted: wait in-process.)
+    await app.app.get(HistoryImportService).idle();
+    // ...and the import in flight did not write the thread back.
+    expect(await count('instagram_dms', accountId)).toBe(0);
+    const state = await db()
+      .collection('account_sync_state')
+      .findOne({ _id: `${accountId}:import` as never });
+    expect(state).toMatchObject({ state: 'failed', error_code: 'ACCOUNT_DELETED' });
   });
 });
