@@ -29,7 +29,11 @@ export type ConversationDm = Pick<
   | 'attachments'
 >;
 
-export function previewOf(dm: Pick<InstagramDm, 'text' | 'message_type' | 'attachments'>): string {
+export function previewOf(
+  dm: Pick<InstagramDm, 'text' | 'message_type' | 'attachments'> & { is_unsent?: boolean },
+): string {
+  // An unsent message shows nothing, whichever order its events came in.
+  if (dm.is_unsent) return '';
   if (dm.text)
     return dm.text.length > PREVIEW_CHARS ? `${dm.text.slice(0, PREVIEW_CHARS)}…` : dm.text;
   const type = dm.attachments?.[0]?.type ?? dm.message_type ?? 'message';

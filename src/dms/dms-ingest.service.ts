@@ -92,6 +92,8 @@ export interface StoreResult {
   created: boolean;
   /** When the thread's customer profile was last fetched (enrichment is due after a day). */
   profileFetchedAt?: Date;
+  /** A text-less edit waiting for the message was applied: its text is to be read from Graph. */
+  refetchMid?: string;
 }
 
 /** The customer's side of a message: they sent the inbound ones and received the outbound ones. */
@@ -216,13 +218,14 @@ export class DmsIngestService {
       dm = await this.mergeInItsThread(existing, draft);
     }
 
+    let refetchMid: string | undefined;
     if (created) {
       // Events that arrived before the message (re-read after the insert: see applyTargeted).
       const fresh = await this.ledger.findById(mid).lean().exec();
       const pending = (fresh?.pending ?? []) as unknown as PendingEntry[];
       if (pending.length > 0) {
         for (const p of [...pending].sort((a, b) => a.timestamp - b.timestamp)) {
-          await this.applyToDm(dm, p);
+          refetchMid = (await this.applyToDm(dm, p)).refetchMid ?? refetchMid;
           dm = (await this.dms.findById(dm._id).lean<StoredDm>().exec()) ?? dm;
         }
       }
@@ -230,7 +233,12 @@ export class DmsIngestService {
     const recorded = await this.recordInConversation(dm, draft, opts, unreadClaimed);
     dm = recorded.dm;
     this.emitDm(dm, created ? 'created' : 'updated');
-    return { dm, created, profileFetchedAt: recorded.profileFetchedAt };
+    return {
+      dm,
+      created,
+      profileFetchedAt: recorded.profileFetchedAt,
+      ...(refetchMid ? { refetchMid } : {}),
+    };
   }
 
   /**
@@ -569,11 +577,12 @@ export class DmsIngestService {
     if (event.referral) draft.referral = event.referral;
     if (event.isUnsupported) draft.is_unsupported = true;
     // The customer's name comes from the thread's cached profile while the DM is recorded.
-    const { created, profileFetchedAt } = await this.storeMessage(draft);
+    const { created, profileFetchedAt, refetchMid } = await this.storeMessage(draft);
     const fresh = profileFetchedAt && Date.now() - profileFetchedAt.getTime() < PROFILE_TTL_MS;
     return {
       outcome: created ? 'stored' : 'duplicate',
       ...(fresh ? {} : { enrich: [customerId] }),
+      ...(refetchMid ? { refetchMid } : {}),
     };
   }
 
@@ -736,14 +745,22 @@ export class DmsIngestService {
   ): Promise<ApplyResult> {
     const others = (dm.reactions ?? []).filter((r) => r.sender_id !== event.senderId);
     const mine = (dm.reactions ?? []).find((r) => r.sender_id === event.senderId);
+    const otherRemovals = (dm.reactions_removed ?? []).filter(
+      (r) => r.sender_id !== event.senderId,
+    );
+    const removed = (dm.reactions_removed ?? []).find((r) => r.sender_id === event.senderId);
+    // Meta may deliver a react after the unreact that followed it (retries, concurrent
+    // deliveries): the newest of the two wins, whichever is processed last.
+    if (removed && new Date(removed.at).getTime() >= event.timestamp) return { outcome: 'noop' };
+    if (mine?.at && new Date(mine.at).getTime() > event.timestamp) return { outcome: 'noop' };
     let next: DmReaction[];
+    let removals = otherRemovals;
     if (event.action === 'unreact') {
-      if (!mine) return { outcome: 'noop' };
       next = others;
+      removals = [...otherRemovals, { sender_id: event.senderId, at: new Date(event.timestamp) }];
     } else {
       if (mine && mine.reaction === event.reaction && mine.emoji === event.emoji)
         return { outcome: 'noop' };
-      if (mine?.at && new Date(mine.at).getTime() > event.timestamp) return { outcome: 'noop' };
       next = [
         ...others,
         {
@@ -758,10 +775,18 @@ export class DmsIngestService {
     await this.dms
       .updateOne(
         { _id: dm._id },
-        { $set: { reactions: next, updated_at: new Date() } },
+        {
+          $set: {
+            reactions: next,
+            ...(removals.length > 0 ? { reactions_removed: removals } : {}),
+            updated_at: new Date(),
+          },
+          ...(removals.length > 0 ? {} : { $unset: { reactions_removed: '' } }),
+        },
         { timestamps: false },
       )
       .exec();
+    if (event.action === 'unreact' && !mine) return { outcome: 'noop' };
     this.emitDm(dm, 'updated');
     return { outcome: 'updated' };
   }
@@ -997,7 +1022,11 @@ export class DmsIngestService {
         )
         .exec();
     });
-    if (res.modifiedCount > 0) this.emitDm(target, 'updated');
+    if (res.modifiedCount > 0) {
+      this.emitDm(target, 'updated');
+      // The thread's preview shows the new text if this is its last message.
+      if (target.customer_id) await this.conversations.recordMessage({ ...target, text });
+    }
   }
 
   private emitDm(dm: StoredDm, change: 'created' | 'updated'): void {

@@ -449,12 +449,20 @@ export class DmsService {
       const current = await this.dms.findById(dm._id).lean<LeanDm>().exec();
       if (!current) return null;
       const others = (current.reactions ?? []).filter((r) => r.sender_id !== account.igId);
+      const now = new Date();
       const reactions =
-        reaction === null
-          ? others
-          : [...others, { sender_id: account.igId, reaction, at: new Date() }];
+        reaction === null ? others : [...others, { sender_id: account.igId, reaction, at: now }];
+      // As ingest does: Meta's late echo of an earlier react must not bring this one back.
+      const removals = (current.reactions_removed ?? []).filter(
+        (r) => r.sender_id !== account.igId,
+      );
+      if (reaction === null) removals.push({ sender_id: account.igId, at: now });
       return this.dms
-        .findOneAndUpdate({ _id: dm._id }, { $set: { reactions } }, { new: true })
+        .findOneAndUpdate(
+          { _id: dm._id },
+          { $set: { reactions, reactions_removed: removals } },
+          { new: true },
+        )
         .lean<LeanDm>()
         .exec();
     });

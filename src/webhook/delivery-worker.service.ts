@@ -26,6 +26,11 @@ import { webhookTuning, WebhookTuning } from './webhook-tuning';
 type Task = () => Promise<void>;
 
 const ROUTE_CACHE_MS = 1_000;
+/**
+ * A failed read of an edited text is tried again after these delays (profiles have their own
+ * durable sweep): a Graph hiccup must not leave the old text on screen for good.
+ */
+const EDIT_REFETCH_RETRIES_MS = [2_000, 15_000, 120_000];
 const SEEN_WRITE_INTERVAL_MS = 60_000;
 /** At most this share of the time goes to sweeping (see nextSweepDelay). */
 const SWEEP_SHARE = 0.1;
@@ -356,7 +361,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     }
     for (const [account, customerId] of enrich) this.enrichLater(account, customerId);
     for (const [account, mid] of refetch) {
-      this.sideTask(`edit:${mid}`, () => this.ingest.refetchEditedText(account, mid));
+      this.sideTask(
+        `edit:${mid}`,
+        () => this.ingest.refetchEditedText(account, mid),
+        EDIT_REFETCH_RETRIES_MS,
+      );
     }
   }
 
@@ -413,17 +422,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Best-effort work after processing; failures are retried by the sweep (profile_retry_at). */
-  private sideTask(key: string, task: Task): void {
+  private sideTask(key: string, task: Task, retriesMs: readonly number[] = []): void {
     if (this.stopped || this.sideKeys.has(key)) return;
     this.sideKeys.add(key);
     this.side.push(async () => {
       try {
         await task();
       } catch (error) {
+        const [retryInMs, ...later] = retriesMs;
         this.logger.warn(
-          { task: key.split(':')[0], err: errorName(error) },
+          { task: key.split(':')[0], err: errorName(error), retryInMs },
           'enrichment failed, will retry',
         );
+        if (retryInMs !== undefined) this.later(retryInMs, () => this.sideTask(key, task, later));
       } finally {
         this.sideKeys.delete(key);
       }

@@ -82,6 +82,8 @@ export class InstagramDm {
   @Prop({ type: MongooseSchema.Types.Mixed }) referral?: Record<string, unknown>;
   @Prop({ type: MongooseSchema.Types.Mixed }) postback?: { title?: string; payload?: string };
   @Prop({ type: [DmReactionSchema], default: undefined }) reactions?: DmReaction[];
+  /** When each sender last removed a reaction: an older react arriving later stays ignored. */
+  @Prop({ type: MongooseSchema.Types.Mixed }) reactions_removed?: { sender_id: string; at: Date }[];
   /** Meta could not represent the content (message.is_unsupported). */
   @Prop() is_unsupported?: boolean;
   @Prop() is_unsent?: boolean;
