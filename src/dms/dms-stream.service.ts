@@ -59,6 +59,11 @@ export function parseEventId(raw: string | undefined): { t: number; key: string 
 const after = (a: { t: number; key: string }, b: { t: number; key: string }) =>
   a.t > b.t || (a.t === b.t && a.key > b.key);
 
+/** A client that stopped reading is let go past this much unsent data; it resumes by its id. */
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** Pages of a resume replayed before the stream goes live (each up to the replay limit). */
+const MAX_REPLAY_PAGES = 20;
+
 /**
  * Live DMs and conversations of the caller's accounts as Server-Sent Events.
  * Live events come from this process's EventEmitter ('dm.changed', 'conversation.changed'); with
@@ -153,12 +158,17 @@ export class DmsStreamService implements OnModuleDestroy {
     };
   }
 
-  /** Everything of these accounts updated at or after `since`, strictly after it in (t, key) order. */
+  /**
+   * What of these accounts changed after `since`, in (t, key) order. Each collection is read up
+   * to the replay limit; when one hit it, the page stops at that collection's last item, so a
+   * cursor moved to the page's end never skips what the capped collection still holds
+   * (`truncated`: read on from the last item).
+   */
   private async changedSince(
     accountIds: string[],
     since: { t: number; key: string },
-  ): Promise<StreamItem[]> {
-    if (accountIds.length === 0) return [];
+  ): Promise<{ items: StreamItem[]; truncated: boolean }> {
+    if (accountIds.length === 0) return { items: [], truncated: false };
     const at = new Date(since.t);
     // Served by { platform_account_id: 1, updated_at: 1, _id: 1 } on both collections.
     const [dms, convs] = await Promise.all([
@@ -175,9 +185,21 @@ export class DmsStreamService implements OnModuleDestroy {
         .lean<InstagramConversation[]>()
         .exec(),
     ]);
-    return [...dms.map((d) => this.dmItem(d)), ...convs.map((c) => this.conversationItem(c))]
-      .filter((item) => after(item, since))
+    const dmItems = dms.map((d) => this.dmItem(d));
+    const convItems = convs.map((c) => this.conversationItem(c));
+    const limit = this.options.replayLimit;
+    const ends = [
+      ...(dms.length >= limit ? [dmItems[dmItems.length - 1]] : []),
+      ...(convs.length >= limit ? [convItems[convItems.length - 1]] : []),
+    ];
+    const end = ends.reduce<StreamItem | undefined>(
+      (a, b) => (!a || after(a, b) ? b : a),
+      undefined,
+    );
+    const items = [...dmItems, ...convItems]
+      .filter((item) => after(item, since) && (!end || !after(item, end)))
       .sort((a, b) => a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { items, truncated: end !== undefined };
   }
 
   /** Serves one stream on the raw response until the client goes away. */
@@ -187,9 +209,28 @@ export class DmsStreamService implements OnModuleDestroy {
     res: Response,
     opts: { lastEventId?: string; accountId?: string },
   ): Promise<void> {
+    // Listening first: a client gone while the accounts are looked up must not leave a
+    // subscription and timers behind for good.
+    let closed = false;
+    let subscription: Subscription | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      subscription?.unsubscribe();
+      timers.forEach((t) => clearInterval(t));
+    };
+    req.on('close', close);
+    res.on('close', close);
+    res.on('error', close);
+
     let accountIds = await this.dmsService.scopeAccounts(user, opts.accountId);
     let owned = new Set(accountIds);
-    const resumeFrom = parseEventId(opts.lastEventId);
+    if (closed || req.destroyed) return close();
+    const parsed = parseEventId(opts.lastEventId);
+    // An id from the future (a bad client, another instance's clock) would hide every change
+    // until then from this stream's polls.
+    const resumeFrom = parsed && parsed.t > Date.now() ? { t: Date.now(), key: '' } : parsed;
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -199,7 +240,6 @@ export class DmsStreamService implements OnModuleDestroy {
     res.flushHeaders();
     res.write('retry: 3000\n\n');
 
-    let closed = false;
     let replaying = true;
     const buffered: StreamItem[] = [];
     const sent = new Set<string>();
@@ -218,25 +258,23 @@ export class DmsStreamService implements OnModuleDestroy {
       }
       if (after(item, cursor)) cursor = { t: item.t, key: item.key };
       res.write(`id: ${item.id}\nevent: ${item.event}\ndata: ${JSON.stringify(item.data)}\n\n`);
+      if (res.writableLength > MAX_UNSENT_BYTES) {
+        this.logger.warn({ userId: user.id }, 'stream: client not reading, closed');
+        close();
+        res.destroy();
+      }
     };
 
     // Subscribe before querying, so nothing written during the replay is lost; dedupe by id.
-    const subscription: Subscription = this.live.subscribe((item) =>
-      replaying ? buffered.push(item) : write(item),
-    );
-    const timers: NodeJS.Timeout[] = [];
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      subscription.unsubscribe();
-      timers.forEach((t) => clearInterval(t));
-    };
-    req.on('close', close);
-    res.on('error', close);
+    subscription = this.live.subscribe((item) => (replaying ? buffered.push(item) : write(item)));
 
     try {
-      if (resumeFrom)
-        for (const item of await this.changedSince(accountIds, resumeFrom)) write(item);
+      let from = resumeFrom;
+      for (let page = 0; from && !closed && page < MAX_REPLAY_PAGES; page += 1) {
+        const { items, truncated } = await this.changedSince(accountIds, from);
+        items.forEach(write);
+        from = truncated && items.length > 0 ? items[items.length - 1] : null;
+      }
     } catch (error) {
       this.logger.warn({ userId: user.id, err: (error as Error).name }, 'stream: replay failed');
     }
@@ -264,7 +302,7 @@ export class DmsStreamService implements OnModuleDestroy {
           if (polling || closed) return;
           polling = true;
           this.changedSince(accountIds, cursor)
-            .then((items) => items.forEach(write))
+            .then(({ items }) => items.forEach(write))
             .catch(() => undefined)
             .finally(() => (polling = false));
         }, this.options.pollMs),
