@@ -212,7 +212,7 @@ export class DmsStreamService implements OnModuleDestroy {
     // Listening first: a client gone while the accounts are looked up must not leave a
     // subscription and timers behind for good.
     let closed = false;
-    let subscription: Subscription | undefined;
+    let subscription: Subscription | undefined = undefined;
     const timers: NodeJS.Timeout[] = [];
     const close = () => {
       if (closed) return;
