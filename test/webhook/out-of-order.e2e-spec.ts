@@ -32,18 +32,24 @@ describe('Out-of-order and repeated message events (e2e)', () => {
       .send(body)
       .expect(200);
 
+  /** A business of the simulator, connected in igdm. */
+  async function connectedBusiness() {
+    const biz = meta.createBusiness();
+    const account = await givenAccount(app, {
+      userId: newUserId(),
+      igId: biz.igId,
+      accessToken: biz.accessToken,
+      username: biz.username,
+      name: biz.name,
+    });
+    return { biz, account };
+  }
+
   /** A text-less message_edit (num_edit > 0) makes igdm read the new text from Graph: also when the edit came before its message, when the first read fails, and the thread preview follows. */
   describe('Text-less edits', () => {
     /** A message Meta knows (Graph returns `edited`), whose webhooks we post ourselves. */
     async function editedMessage() {
-      const biz = meta.createBusiness();
-      await givenAccount(app, {
-        userId: newUserId(),
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-        username: biz.username,
-        name: biz.name,
-      });
+      const { biz } = await connectedBusiness();
       const c = meta.customer(biz);
       const drop = meta.dropDeliveries();
       const sent = await c.sends('original');
@@ -121,14 +127,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
   /** A react and the unreact that followed it: the newer one wins whichever is processed last or delivered again. */
   describe('Reactions in any order', () => {
     async function thread() {
-      const biz = meta.createBusiness();
-      await givenAccount(app, {
-        userId: newUserId(),
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-        username: biz.username,
-        name: biz.name,
-      });
+      const { biz } = await connectedBusiness();
       const customer = '7' + String(Date.now()).slice(-12) + String(Math.random()).slice(2, 5);
       const ev = (ts: number, extra: Record<string, unknown>) =>
         messagingBody(biz.igId, [
@@ -212,14 +211,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
       );
 
     async function thread() {
-      const biz = meta.createBusiness();
-      const account = await givenAccount(app, {
-        userId: newUserId(),
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-        username: biz.username,
-        name: biz.name,
-      });
+      const { biz, account } = await connectedBusiness();
       const customer = '6' + String(Date.now()).slice(-12) + String(Math.random()).slice(2, 5);
       const ev = (ts: number, extra: Record<string, unknown>) =>
         messagingBody(biz.igId, [
