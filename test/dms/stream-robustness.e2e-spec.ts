@@ -57,59 +57,54 @@ describe('GET /instagram-dms/stream under resumes, early disconnects and slow re
   const dmIds = (events: SseEvent[]) =>
     events.filter((e) => e.event === 'dm').map((e) => (JSON.parse(e.data!) as { _id: string })._id);
 
-  it('should deliver every DM to a client that keeps resuming from its Last-Event-ID', async () => {
-    const a = await tenant();
-    const t0 = Date.now() - 60_000;
-    const dms: string[] = [];
-    // Five DMs, then a conversation change after them (replay limit 3 per collection).
+  /** Five DMs of the account, one a second, starting 59 s ago; their ids. */
+  async function fiveDms(accountId: string, t0: number): Promise<string[]> {
+    const ids: string[] = [];
     for (let i = 1; i <= 5; i++) {
       const at = new Date(t0 + i * 1000);
       const dm = await givenDm(app, {
-        platform_account_id: a.accountId,
+        platform_account_id: accountId,
         created_at: at,
         updated_at: at,
       });
-      dms.push(String(dm._id));
+      ids.push(String(dm._id));
     }
-    await givenConversation(app, a.accountId, '900000000000001', {
-      updated_at: new Date(t0 + 10_000),
-    });
+    return ids;
+  }
 
+  /** The DM ids a client sees reconnecting four times, as EventSource does, from its last id. */
+  async function seenByResuming(userId: string, firstId: string): Promise<Set<string>> {
     const seen = new Set<string>();
-    let lastId = `${t0}-0`;
-    // Reconnect like EventSource does, each time from the last id received.
+    let lastId = firstId;
     for (let round = 0; round < 4; round++) {
-      const client = await open(a.userId, { 'Last-Event-ID': lastId });
+      const client = await open(userId, { 'Last-Event-ID': lastId });
       await sleep(400);
       dmIds(client.events).forEach((id) => seen.add(id));
       lastId = client.data().at(-1)?.id ?? lastId;
       client.close();
     }
+    return seen;
+  }
+
+  it('should deliver every DM to a client that keeps resuming from its Last-Event-ID', async () => {
+    const a = await tenant();
+    const t0 = Date.now() - 60_000;
+    // Five DMs, then a conversation change after them (replay limit 3 per collection).
+    const dms = await fiveDms(a.accountId, t0);
+    await givenConversation(app, a.accountId, '900000000000001', {
+      updated_at: new Date(t0 + 10_000),
+    });
+
+    const seen = await seenByResuming(a.userId, `${t0}-0`);
     expect(dms.filter((id) => !seen.has(id))).toEqual([]);
   });
 
   it('should deliver all five DMs by resuming when no later conversation change exists', async () => {
     const a = await tenant();
     const t0 = Date.now() - 60_000;
-    const dms: string[] = [];
-    for (let i = 1; i <= 5; i++) {
-      const at = new Date(t0 + i * 1000);
-      const dm = await givenDm(app, {
-        platform_account_id: a.accountId,
-        created_at: at,
-        updated_at: at,
-      });
-      dms.push(String(dm._id));
-    }
-    const seen = new Set<string>();
-    let lastId = `${t0}-0`;
-    for (let round = 0; round < 4; round++) {
-      const client = await open(a.userId, { 'Last-Event-ID': lastId });
-      await sleep(400);
-      dmIds(client.events).forEach((id) => seen.add(id));
-      lastId = client.data().at(-1)?.id ?? lastId;
-      client.close();
-    }
+    const dms = await fiveDms(a.accountId, t0);
+
+    const seen = await seenByResuming(a.userId, `${t0}-0`);
     expect(dms.filter((id) => !seen.has(id))).toEqual([]);
   });
 

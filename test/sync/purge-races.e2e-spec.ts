@@ -103,18 +103,8 @@ describe('Imports, reconciliation and sends in flight vs account purge (e2e)', (
   });
 
   it('should not bring back purged DMs when an import thread read was in flight', async () => {
-    const biz = meta.createBusiness();
-    const userId = newUserId();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
     // Two DMs arrive by webhook and are stored.
-    const customer = meta.customer(biz);
-    await customer.sends('hello');
-    await customer.sends('are you there?');
-    await eventually(async () => (await count('instagram_dms', accountId)) === 2);
+    const { biz, userId, accountId } = await accountWithThread();
 
     // Meta is slow to answer conversation reads for this account.
     meta.fault({ endpoint: 'conversations', latencyMs: 2500, accountIgId: biz.igId });
