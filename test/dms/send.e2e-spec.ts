@@ -46,16 +46,20 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     const customer: Customer = meta.customer(biz);
     const { mid } = await customer.sends('Hi, is this in stock?');
     const conversationId = `${account.accountId}:${customer.igsid}`;
-    // Wait for the profile enrichment too: tests below rewrite the thread directly, and a
-    // concurrent write by the worker would replace the whole document on FerretDB.
+    // Wait for the whole profile enrichment: tests below rewrite the thread directly, and a
+    // concurrent write by the worker would replace the whole document on FerretDB. The name
+    // fill is its last step: it empties the thread's unnamed list, then names the DM.
     await waitFor(() =>
       conversations().findOne({
         _id: conversationId,
         last_inbound_at: { $exists: true },
         'customer.fetched_at': { $exists: true },
+        unnamed_dm_ids: { $exists: false },
       }),
     );
-    const inbound = await waitFor(() => dms().findOne({ message_id: mid }));
+    const inbound = await waitFor(() =>
+      dms().findOne({ message_id: mid, sender_name: { $exists: true, $ne: null } }),
+    );
     return {
       userId,
       biz,
