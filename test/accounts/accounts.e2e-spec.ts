@@ -19,7 +19,7 @@ import { RefreshLease } from '../../src/accounts/schemas/refresh-lease.schema';
 import { TokenCipher } from '../../src/accounts/token-cipher';
 import { InstagramGraphService } from '../../src/instagram-graph/instagram-graph.service';
 import { createTestApp, newUserId, TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, storedAccount } from '../support/factories';
 
 const DAY_MS = 24 * 3_600_000;
 
@@ -58,10 +58,7 @@ describe('accounts', () => {
   });
 
   const db = () => t.connection.db!;
-  const accountDoc = (id: string) =>
-    db()
-      .collection('accounts')
-      .findOne({ _id: new Types.ObjectId(id) });
+  const accountDoc = (id: string) => storedAccount(t, id);
   const settingsDoc = (userId: string) =>
     db().collection('user_settings').findOne({ user_id: userId, platform: 'instagram' });
 

@@ -6,7 +6,7 @@ import { AccountTokensService } from '../../src/accounts/account-tokens.service'
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { TokenCipher } from '../../src/accounts/token-cipher';
 import { createTestApp, newUserId, TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, storedAccount } from '../support/factories';
 import { Types } from 'mongoose';
 
 interface FernetVectors {
@@ -49,8 +49,7 @@ describe('accounts written by the Python service', () => {
     await sim?.close();
   });
 
-  const accountDoc = (id: string) =>
-    t.connection.db!.collection('accounts').findOne({ _id: new Types.ObjectId(id) });
+  const accountDoc = (id: string) => storedAccount(t, id);
 
   /** A reference-shaped document: Fernet token, no status, no token_expires_at, written `ageDays` ago. */
   async function givenLegacyAccount(fernetToken: string, ageDays: number) {

@@ -5,7 +5,7 @@ import { AccountsService } from '../../src/accounts/accounts.service';
 import { AccountPurgeListener } from '../../src/dms/account-purge.listener';
 import { givenConversation, givenDm, SseClient, waitFor } from '../dms/dms-helpers';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { countForAccount, givenAccount, storedAccount } from '../support/factories';
 
 /** DELETE /accounts/:id?purge=true and the dms module's account.deleted listener. */
 describe('account purge', () => {
@@ -34,11 +34,8 @@ describe('account purge', () => {
 
   const db = () => t.connection.db!;
   const count = (collection: string, accountId: string) =>
-    db().collection(collection).countDocuments({ platform_account_id: accountId });
-  const accountDoc = (id: string) =>
-    db()
-      .collection('accounts')
-      .findOne({ _id: new Types.ObjectId(id) });
+    countForAccount(t, collection, accountId);
+  const accountDoc = (id: string) => storedAccount(t, id);
 
   /**
    * An account with two inbound DMs (their ledger entries and unread markers), a conversation

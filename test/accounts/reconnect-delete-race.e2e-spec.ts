@@ -1,6 +1,6 @@
-import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import { newUserId, type TestApp } from '../support/e2e';
+import { storedAccount } from '../support/factories';
 import { eventually } from '../webhook/webhook-helpers';
 import { connectThroughOAuth, startSyncApp } from '../sync/sync-helpers';
 
@@ -21,8 +21,7 @@ describe('Reconnect in flight vs DELETE (e2e)', () => {
     await meta?.close();
   });
 
-  const accountDoc = (id: string) =>
-    app.connection.db!.collection('accounts').findOne({ _id: new Types.ObjectId(id) });
+  const accountDoc = (id: string) => storedAccount(app, id);
 
   it('should leave the account deleted when DELETE lands while a reconnect talks to Meta', async () => {
     const biz = meta.createBusiness();

@@ -90,3 +90,15 @@ export async function givenAccount(
   }
   return { accountId: _id.toHexString(), userId, igId };
 }
+
+/** The `accounts` document as stored (raw, straight from the database). */
+export function storedAccount(app: TestApp, accountId: string) {
+  return app.connection.db!.collection('accounts').findOne({ _id: new Types.ObjectId(accountId) });
+}
+
+/** How many documents of `collection` belong to the account (by platform_account_id). */
+export function countForAccount(app: TestApp, collection: string, accountId: string) {
+  return app.connection
+    .db!.collection(collection)
+    .countDocuments({ platform_account_id: accountId });
+}

@@ -1,9 +1,8 @@
-import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import { HistoryImportService } from '../../src/sync/history-import.service';
 import { ReconcileService } from '../../src/sync/reconcile.service';
 import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { countForAccount, givenAccount, storedAccount } from '../support/factories';
 import { eventually } from '../webhook/webhook-helpers';
 import { startSyncApp } from './sync-helpers';
 
@@ -26,11 +25,8 @@ describe('Imports, reconciliation and sends in flight vs account purge (e2e)', (
 
   const db = () => app.connection.db!;
   const count = (collection: string, accountId: string) =>
-    db().collection(collection).countDocuments({ platform_account_id: accountId });
-  const accountDoc = (id: string) =>
-    db()
-      .collection('accounts')
-      .findOne({ _id: new Types.ObjectId(id) });
+    countForAccount(app, collection, accountId);
+  const accountDoc = (id: string) => storedAccount(app, id);
 
   async function accountWithThread() {
     const biz = meta.createBusiness();

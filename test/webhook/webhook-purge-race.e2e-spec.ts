@@ -1,7 +1,6 @@
-import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { countForAccount, givenAccount, storedAccount } from '../support/factories';
 import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
 
 /**
@@ -23,11 +22,8 @@ describe('Webhook delivery vs account purge (e2e)', () => {
 
   const db = () => app.connection.db!;
   const count = (collection: string, accountId: string) =>
-    db().collection(collection).countDocuments({ platform_account_id: accountId });
-  const accountDoc = (id: string) =>
-    db()
-      .collection('accounts')
-      .findOne({ _id: new Types.ObjectId(id) });
+    countForAccount(app, collection, accountId);
+  const accountDoc = (id: string) => storedAccount(app, id);
   const post = (body: string) =>
     app
       .http()
