@@ -113,13 +113,7 @@ describe('Imports, reconciliation and sends in flight vs account purge (e2e)', (
       ),
     );
 
-    await app
-      .http()
-      .delete(`/accounts/${accountId}?purge=true`)
-      .set(app.bearer(userId))
-      .expect(200);
-    await eventually(async () => !!(await accountDoc(accountId))?.purged_at);
-    expect(await count('instagram_dms', accountId)).toBe(0); // purge did its job...
+    await purge(userId, accountId); // the purge did its job...
 
     // (GET /accounts/:id/import answers 404 once the account is deleted: wait in-process.)
     await app.app.get(HistoryImportService).idle();

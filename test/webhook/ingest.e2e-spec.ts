@@ -3,14 +3,22 @@ import type { mongo } from 'mongoose';
 
 type Collection<T> = mongo.Collection<T extends mongo.Document ? T : never>;
 type Document = mongo.Document;
-import type { Business, MetaSimulator } from '../../meta-simulator';
+import type { MetaSimulator } from '../../meta-simulator';
 import { ACCOUNT_CONNECTED } from '../../src/accounts/accounts.types';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DmsIngestService } from '../../src/dms/dms-ingest.service';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
-import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
+import {
+  eventually,
+  givenConnectedBusiness,
+  messagingBody,
+  newMid,
+  postWebhook,
+  sign,
+  startAppWithSimulator,
+} from './webhook-helpers';
 
 /** Our own message to the customer, as Meta echoes it. */
 const echoBody = (igId: string, customerId: string, mid: string, timestamp: number) =>
@@ -48,24 +56,10 @@ describe('Webhook ingest (e2e)', () => {
     await meta?.close();
   });
 
-  async function connected(opts: { enabled?: boolean } = {}) {
-    const biz: Business = meta.createBusiness();
-    const account = await givenAccount(app, {
-      userId: newUserId(),
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-      username: biz.username,
-      name: biz.name,
-      enabled: opts.enabled,
-    });
-    return { biz, account };
-  }
+  const connected = (opts: { enabled?: boolean } = {}) => givenConnectedBusiness(app, meta, opts);
   const dmOf = (mid: string) => eventually(() => dms.findOne({ message_id: mid }));
-  const post = (body: string, signature: string | null = sign(body)) => {
-    const req = app.http().post('/webhook/instagram').set('Content-Type', 'application/json');
-    if (signature !== null) req.set('X-Hub-Signature-256', signature);
-    return req.send(body);
-  };
+  const post = (body: string, signature: string | null = sign(body)) =>
+    postWebhook(app, body, signature);
 
   describe('GET /webhook/instagram', () => {
     it('should echo the challenge for the right verify token', async () => {

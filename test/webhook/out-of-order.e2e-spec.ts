@@ -1,8 +1,14 @@
 import type { mongo } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
-import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
-import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
+import type { TestApp } from '../support/e2e';
+import {
+  eventually,
+  givenConnectedBusiness,
+  messagingBody,
+  newMid,
+  postWebhook,
+  startAppWithSimulator,
+} from './webhook-helpers';
 
 type Collection = mongo.Collection<mongo.Document>;
 
@@ -23,27 +29,9 @@ describe('Out-of-order and repeated message events (e2e)', () => {
     await meta?.close();
   });
 
-  const post = (body: string) =>
-    app
-      .http()
-      .post('/webhook/instagram')
-      .set('Content-Type', 'application/json')
-      .set('X-Hub-Signature-256', sign(body))
-      .send(body)
-      .expect(200);
+  const post = (body: string) => postWebhook(app, body).expect(200);
 
-  /** A business of the simulator, connected in igdm. */
-  async function connectedBusiness() {
-    const biz = meta.createBusiness();
-    const account = await givenAccount(app, {
-      userId: newUserId(),
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-      username: biz.username,
-      name: biz.name,
-    });
-    return { biz, account };
-  }
+  const connectedBusiness = () => givenConnectedBusiness(app, meta);
 
   /** A text-less message_edit (num_edit > 0) makes igdm read the new text from Graph: also when the edit came before its message, when the first read fails, and the thread preview follows. */
   describe('Text-less edits', () => {

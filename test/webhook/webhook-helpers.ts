@@ -1,7 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
-import { createTestApp, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestApp } from '../support/e2e';
+import {
+  createTestApp,
+  newUserId,
+  TEST_APP_SECRET,
+  TEST_VERIFY_TOKEN,
+  type TestApp,
+} from '../support/e2e';
+import { givenAccount } from '../support/factories';
 
 /** Polls `fn` until it returns a truthy value (or stops throwing); no fixed sleeps. */
 export async function eventually<T>(
@@ -73,4 +80,29 @@ export function messagingBody(
     object: 'instagram',
     entry: [{ time: Date.now(), id: entryId, [standby ? 'standby' : 'messaging']: events }],
   });
+}
+
+/** A webhook delivery as Meta posts it; `signature: null` sends none. */
+export function postWebhook(app: TestApp, body: string, signature: string | null = sign(body)) {
+  const req = app.http().post('/webhook/instagram').set('Content-Type', 'application/json');
+  if (signature !== null) req.set('X-Hub-Signature-256', signature);
+  return req.send(body);
+}
+
+/** A business of the simulator, connected in igdm under `userId` (a new user by default). */
+export async function givenConnectedBusiness(
+  app: TestApp,
+  meta: MetaSimulator,
+  options: { userId?: string; enabled?: boolean } = {},
+) {
+  const biz = meta.createBusiness();
+  const account = await givenAccount(app, {
+    userId: options.userId ?? newUserId(),
+    igId: biz.igId,
+    accessToken: biz.accessToken,
+    username: biz.username,
+    name: biz.name,
+    enabled: options.enabled,
+  });
+  return { biz, account };
 }

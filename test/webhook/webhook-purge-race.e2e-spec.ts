@@ -1,7 +1,13 @@
 import type { MetaSimulator } from '../../meta-simulator';
 import { newUserId, type TestApp } from '../support/e2e';
 import { countForAccount, givenAccount, storedAccount } from '../support/factories';
-import { eventually, messagingBody, newMid, sign, startAppWithSimulator } from './webhook-helpers';
+import {
+  eventually,
+  messagingBody,
+  newMid,
+  postWebhook,
+  startAppWithSimulator,
+} from './webhook-helpers';
 
 /**
  * The delivery worker caches an entry's route for a second. A delivery processed just after
@@ -24,13 +30,7 @@ describe('Webhook delivery vs account purge (e2e)', () => {
   const count = (collection: string, accountId: string) =>
     countForAccount(app, collection, accountId);
   const accountDoc = (id: string) => storedAccount(app, id);
-  const post = (body: string) =>
-    app
-      .http()
-      .post('/webhook/instagram')
-      .set('Content-Type', 'application/json')
-      .set('X-Hub-Signature-256', sign(body))
-      .send(body);
+  const post = (body: string) => postWebhook(app, body);
   const inbound = (igId: string, customer: string, mid: string, text: string) =>
     messagingBody(igId, [
       {
