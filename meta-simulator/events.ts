@@ -2,7 +2,7 @@ import type { AttachmentRecord, CommentRecord, MessageRecord } from './state';
 
 /**
  * Builders for webhook event objects. Object literals are written in the key order Meta puts on
- * the wire (see /work/shared/meta/payloads); metaStringify keeps insertion order.
+ * the wire (see meta-simulator/fixtures/payloads); metaStringify keeps insertion order.
  */
 
 export type Container = 'messaging' | 'standby' | 'changes';

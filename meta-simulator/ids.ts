@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 
 /**
- * Identifier formats copied from real Instagram Messaging traffic (see /work/shared/meta/README.md).
+ * Identifier formats copied from real Instagram Messaging traffic (Meta's documented formats).
  * IDs are always strings: several of them exceed 2^53, which is exactly what igdm must survive.
  */
 

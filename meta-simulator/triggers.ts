@@ -63,7 +63,7 @@ export const TRIGGER_KINDS = [
 
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
-/** Reference payload in /work/shared/meta/payloads (copied to meta-simulator/fixtures/payloads)
+/** Reference payload of Meta's, kept in meta-simulator/fixtures/payloads,
  * whose key structure each kind reproduces. */
 export const TRIGGER_FIXTURES: Record<TriggerKind, string> = {
   text: 'message-text.json',

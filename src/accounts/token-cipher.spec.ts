@@ -1,17 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadFernetVectors } from '../../test/support/reference-db';
 import { TokenCipher, TokenDecryptionError } from './token-cipher';
 
-interface FernetVectors {
-  cases: { encryption_key: string; plaintext: string; fernet_token: string }[];
-  wrong_key?: { encryption_key: string; fernet_token?: string; [key: string]: unknown };
-}
-const vectors = JSON.parse(
-  readFileSync(
-    join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'),
-    'utf8',
-  ),
-) as FernetVectors;
+const vectors = loadFernetVectors();
 
 describe('TokenCipher', () => {
   it.each(vectors.cases.map((c) => [c.encryption_key, c]))(
@@ -31,8 +21,8 @@ describe('TokenCipher', () => {
   });
 
   it('should fail loudly on the wrong_key vector, never returning the ciphertext as a token', () => {
-    const wrong = vectors.wrong_key!;
-    expect(() => new TokenCipher(wrong.encryption_key).decrypt(wrong.fernet_token!)).toThrow(
+    const wrong = vectors.wrong_key;
+    expect(() => new TokenCipher(wrong.encryption_key).decrypt(wrong.fernet_token)).toThrow(
       TokenDecryptionError,
     );
   });

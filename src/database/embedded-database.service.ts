@@ -13,7 +13,9 @@ export class EmbeddedDatabaseService implements OnApplicationShutdown {
   async start(dataDir: string): Promise<string> {
     this.database ??= await startEmbeddedDatabase({
       dataDir: resolve(dataDir),
-      log: (line) => this.logger.log(line),
+      // Straight to stdout: Nest's logs are buffered until the app is up, and a first start
+      // (a FerretDB build) must show its progress while it happens, not a minute later.
+      log: (line) => process.stdout.write(`igdm: ${line}\n`),
     });
     return this.database.uri;
   }

@@ -31,6 +31,7 @@ export interface EmbeddedDatabaseOptions {
 
 const execFileAsync = promisify(execFile);
 const START_TIMEOUT_MS = 30_000;
+const BUILD_PROGRESS_EVERY_MS = 10_000;
 
 export function projectRoot(): string {
   // src/database or dist/database → two levels up; scripts resolve the same way.
@@ -114,8 +115,19 @@ export function ferretDbBinaryPath(rootDir: string): string {
 export async function buildFerretDb(rootDir: string, log: (line: string) => void): Promise<string> {
   const binary = ferretDbBinaryPath(rootDir);
   if (existsSync(binary)) return binary;
-  log('embedded database: building FerretDB v1.24 with Go (first run only, about a minute)...');
+  log(
+    'embedded database: building FerretDB v1.24 with Go into .cache/ferretdb ' +
+      '(normal on the first run only: about a minute, with Go modules downloaded once)...',
+  );
   const started = Date.now();
+  // A newcomer must see that a long first start is working, not hung.
+  const ticker = setInterval(
+    () =>
+      log(
+        `embedded database: still building FerretDB (${Math.round((Date.now() - started) / 1000)} s)...`,
+      ),
+    BUILD_PROGRESS_EVERY_MS,
+  );
   mkdirSync(join(rootDir, '.cache', 'ferretdb'), { recursive: true });
   const partial = `${binary}.partial-${process.pid}`;
   try {
@@ -129,6 +141,8 @@ export async function buildFerretDb(rootDir: string, log: (line: string) => void
     throw new Error(
       `go build failed: ${firstLine(error)} ${stderr.split('\n').slice(0, 3).join(' ')}`,
     );
+  } finally {
+    clearInterval(ticker);
   }
   // Renaming is atomic, so parallel first starts never run a half-written binary.
   renameSync(partial, binary);
@@ -145,7 +159,10 @@ async function startFerretDb(
 ): Promise<EmbeddedDatabase> {
   const binary = await buildFerretDb(rootDir, log);
   mkdirSync(dataDir, { recursive: true });
-  const child = spawn(binary, ['-data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is a pipe only so that FerretDB sees it close if this process dies by SIGKILL.
+  const child = spawn(binary, ['-data', dataDir, '-exit-with-parent'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const uri = await waitForReady(child);
   log(`embedded database: FerretDB v1 (SQLite) at ${uri} data=${dataDir}`);
   return {

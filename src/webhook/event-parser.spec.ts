@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { ParsedEvent } from '../dms/events/ingest-event.types';
 import { entryIds, isWebhookBody, parseDelivery, storable, toMillis } from './event-parser';
 
-const PAYLOADS = '/work/shared/meta/payloads';
+// The simulator's copy of Meta's reference payloads: the repo carries every fixture it tests with.
+const PAYLOADS = join(__dirname, '..', '..', 'meta-simulator', 'fixtures', 'payloads');
 
 function load(name: string): unknown {
   return JSON.parse(readFileSync(join(PAYLOADS, name), 'utf8'));

@@ -1,6 +1,5 @@
+import { loadFernetVectors } from '../support/reference-db';
 import { Logger } from '@nestjs/common';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { MetaSimulator, startMetaSimulator } from '../../meta-simulator';
 import { AccountTokensService } from '../../src/accounts/account-tokens.service';
 import { AccountsService } from '../../src/accounts/accounts.service';
@@ -9,16 +8,7 @@ import { createTestApp, newUserId, TestApp } from '../support/e2e';
 import { givenAccount, storedAccount } from '../support/factories';
 import { Types } from 'mongoose';
 
-interface FernetVectors {
-  cases: { encryption_key: string; plaintext: string; fernet_token: string }[];
-  wrong_key: { encryption_key: string; fernet_token: string };
-}
-const vectors = JSON.parse(
-  readFileSync(
-    join(__dirname, '..', '..', '..', 'shared', 'reference', 'vectors', 'fernet-tokens.json'),
-    'utf8',
-  ),
-) as FernetVectors;
+const vectors = loadFernetVectors();
 /** The Python service's key; its accounts were encrypted with it. */
 const REFERENCE_KEY = 'your_32_byte_encryption_key';
 const DAY_MS = 24 * 3_600_000;

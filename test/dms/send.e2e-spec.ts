@@ -362,7 +362,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       const { mid } = await customer.sends('Is the blue hoodie still available?');
       drop.clear();
       const at = new Date(Date.now() - 3600_000);
-      // Stored the Python way (see ../shared/reference/reference-db/instagram_dms.json).
+      // Stored the Python way (see test/fixtures/reference/reference-db/instagram_dms.json).
       await app.connection.db!.collection('instagram_dms').insertOne({
         _id: new Types.ObjectId(),
         platform_account_id: account.accountId,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -24,6 +25,7 @@ func main() {
 	dataDir := flag.String("data", "", "directory for the SQLite files (required)")
 	port := flag.Int("port", 0, "TCP port on 127.0.0.1 (0 = pick a free one)")
 	logLevel := flag.String("log-level", "error", "FerretDB log level")
+	exitWithParent := flag.Bool("exit-with-parent", false, "stop when standard input closes (the parent died)")
 	flag.Parse()
 	if *dataDir == "" {
 		fmt.Fprintln(os.Stderr, "ferretdb-embedded: -data is required")
@@ -59,6 +61,15 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *exitWithParent {
+		// A parent killed with SIGKILL cannot stop us; its end of our stdin closing is the one
+		// sign we get. Without this an orphan keeps the SQLite files while the next start
+		// opens a second server on them.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
