@@ -110,7 +110,10 @@ class Service {
 
   /** A crash: only igdm's own node process dies, the way the OOM killer or `kill -9` does it. */
   async crash(): Promise<void> {
-    const igdm = this.processes().find((p) => p.args.includes('scripts/start.js'));
+    // npm runs the script through `sh -c`: the node process is the one to kill, not the shell.
+    const igdm = this.processes().find(
+      (p) => /^\S*node /.test(p.args) && p.args.includes('scripts/start.js'),
+    );
     if (!igdm) fail('no igdm node process to kill');
     process.kill(igdm.pid, 'SIGKILL');
     await this.exited;

@@ -13,7 +13,7 @@
  *
  * Plain JavaScript on purpose: it must run before anything is compiled.
  */
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const { existsSync, readdirSync, readFileSync, writeFileSync } = require('node:fs');
 const { join, relative } = require('node:path');
@@ -49,24 +49,32 @@ function say(line) {
   process.stdout.write(`igdm: ${line}\n`);
 }
 
-function build(wanted) {
+async function build(wanted) {
   say(
     existsSync(entry)
       ? 'sources changed since the last build: compiling (about 15 s)...'
       : 'compiling the TypeScript sources into dist/ (about 15 s, only when they change)...',
   );
   const started = Date.now();
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(0);
+  const ticker = setInterval(() => say(`still compiling (${seconds()} s)...`), 10_000);
   const cli = join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
-  const result = spawnSync(process.execPath, [cli, 'build'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0 || !existsSync(entry)) {
-    say(`the build failed (${result.signal ?? `exit code ${result.status}`}); nothing was started`);
-    process.exit(result.status || 1);
+  const child = spawn(process.execPath, [cli, 'build'], { cwd: root, stdio: 'inherit' });
+  const [code, signal] = await new Promise((done) => child.once('exit', (...end) => done(end)));
+  clearInterval(ticker);
+  if (code !== 0 || !existsSync(entry)) {
+    say(`the build failed (${signal ?? `exit code ${code}`}); nothing was started`);
+    process.exit(code || 1);
   }
   writeFileSync(stampFile, wanted);
   say(`compiled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-const wanted = fingerprint();
-const built = existsSync(entry) && existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
-if (built !== wanted) build(wanted);
-require(entry);
+async function main() {
+  const wanted = fingerprint();
+  const built = existsSync(entry) && existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
+  if (built !== wanted) await build(wanted);
+  require(entry);
+}
+
+main();

@@ -2,10 +2,21 @@ import { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
+import { JsonTooDeepError, MAX_JSON_DEPTH, jsonNestsDeeperThan } from './common/http/json-depth';
 
 /** Largest webhook body accepted (Meta batches up to 1000 updates, far below this). */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Runs after the parser and before any validator, on every route (the raw bytes are kept). */
+function refuseDeepJson(req: Request & { rawBody?: Buffer }, _res: Response, next: NextFunction) {
+  const tooDeep =
+    req.rawBody !== undefined &&
+    typeof req.is('application/json') === 'string' &&
+    jsonNestsDeeperThan(req.rawBody, MAX_JSON_DEPTH);
+  next(tooDeep ? new JsonTooDeepError(MAX_JSON_DEPTH) : undefined);
+}
 
 /**
  * Everything that needs the app instance, shared by main.ts and the e2e tests so both run the
@@ -18,6 +29,7 @@ export function configureApp(app: INestApplication): INestApplication {
   express.flushLogs();
   express.useBodyParser('json', { limit: MAX_BODY_BYTES });
   express.useBodyParser('urlencoded', { limit: MAX_BODY_BYTES, extended: false });
+  express.use(refuseDeepJson);
   express.disable('x-powered-by');
   express.set('trust proxy', 'loopback');
   app.enableShutdownHooks();

@@ -132,6 +132,52 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
     );
     agent.destroy();
 
+    // Ids are the sender's choice: one delivery whose mid, sender, entry, comment and media ids
+    // are 20 000 characters long, and a dashboard path as long as Node accepts. No log line may
+    // carry them whole.
+    const hugeId = 'Z'.repeat(20_000);
+    const now = Date.now();
+    const igId = seeded.biz.igId;
+    const hostileIds = {
+      object: 'instagram',
+      entry: [
+        {
+          id: igId,
+          time: now,
+          messaging: [
+            {
+              sender: { id: hugeId },
+              recipient: { id: igId },
+              timestamp: now,
+              message: { mid: hugeId, text: secretText('huge ids') },
+            },
+            {
+              sender: { id: '17841400000000001' },
+              recipient: { id: igId },
+              timestamp: now,
+              reaction: { mid: hugeId, action: 'react', reaction: 'love' },
+            },
+          ],
+          changes: [
+            {
+              field: 'comments',
+              value: {
+                id: hugeId,
+                text: secretText('huge comment'),
+                from: { id: hugeId, username: hugeId },
+                media: { id: hugeId },
+              },
+            },
+          ],
+        },
+        { id: hugeId, time: now, messaging: [] },
+      ],
+    };
+    const hugeAgent = new http.Agent();
+    await postDelivery(`${igdm.url}/webhook/instagram`, JSON.stringify(hostileIds), hugeAgent);
+    hugeAgent.destroy();
+    await call('long path', 'PATCH', `/instagram-dms/${'Z'.repeat(8_000)}`, { read: true });
+
     // Wait for the worker and enrichment (profiles, edit refetch) to finish.
     const db = stack.db;
     const deadline = Date.now() + 60_000;
@@ -268,5 +314,8 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
     expect(tokenCount).toBeGreaterThanOrEqual(3); // seeded, connected, refreshed
     expect(statuses['refresh 200']).toBe(1);
     expect(leaks.map(([k, v]) => `${k}: ${v.slice(0, 12)}…`)).toEqual([]);
+    // Someone else's long ids are cut wherever they are logged.
+    expect(output).not.toContain('Z'.repeat(1_000));
+    expect(Math.max(...igdm.lines.map((line) => line.length))).toBeLessThan(16_000);
   }, 180_000);
 });

@@ -164,6 +164,8 @@ export function toErrorReply(exception: unknown, requestId: string): ErrorReply 
         body: envelope('PAYLOAD_TOO_LARGE', 'Request body is too large'),
         headers: {},
       };
+    if (exception.type === 'entity.too.deep' && exception instanceof Error)
+      return { status: 400, body: envelope('BAD_REQUEST', exception.message), headers: {} };
     if (status < 500)
       return {
         status,

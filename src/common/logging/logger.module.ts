@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../../config/app-config';
 import { Environment } from '../../config/env';
+import { capLogged, capString } from './log-caps';
 
 /**
  * Paths that could carry a secret or a customer's words. Logs keep ids only; these are a net
@@ -45,6 +46,15 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
             }
           : undefined,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        formatters: { log: (object: Record<string, unknown>) => capLogged(object) as Record<string, unknown> },
+        hooks: {
+          logMethod(args: unknown[], method: (...args: unknown[]) => void) {
+            method.apply(
+              this,
+              args.map((arg) => (typeof arg === 'string' ? capString(arg) : arg)),
+            );
+          },
+        },
         genReqId: (req: IncomingMessage, res: ServerResponse) => {
           const given = req.headers['x-request-id'];
           const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -56,7 +66,7 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
           req: (req: { id: unknown; method: string; url: string }) => ({
             id: req.id,
             method: req.method,
-            path: req.url.split('?')[0],
+            path: capString(req.url.split('?')[0]),
           }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },

@@ -692,6 +692,9 @@ export function defineHostileInputSuite(label: string, opts: HostileOptions): vo
             })
             .map((o) => JSON.stringify(o)),
           fc.constant('{"__proto__":{"polluted":"yes"},"text":"hi"}'),
+          // Nested past any validator's recursion: a stack overflow there is a 500.
+          fc.constant(`${'['.repeat(20_000)}${']'.repeat(20_000)}`),
+          fc.constant(`{"text":"hi","attachment":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`),
           fc.constant(
             '{"text":"hi","recipient_id":"1","platform_account_id":"659200000000000000000a01"}',
           ),
@@ -759,6 +762,20 @@ export function defineHostileInputSuite(label: string, opts: HostileOptions): vo
               `${op.method} ${url.slice(0, 200)} → ${r.status} ${r.text.slice(0, 200)}`,
             );
         });
+        // Every route that takes a body, with one nested far too deep: a clear 400, never a 5xx.
+        const deep = `{"text":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+        for (const op of ops.filter((o) => o.method !== 'GET' && o.method !== 'DELETE')) {
+          let path = op.path;
+          for (const p of op.pathParams) path = path.replace(`{${p}}`, accountIds[0] ?? 'x');
+          const r = await rawRequest(agent, port, op.method, path, deep, {
+            authorization: auth,
+            'content-type': 'application/json',
+          });
+          statuses[`${op.method} ${op.path} ${r.status}`] =
+            (statuses[`${op.method} ${op.path} ${r.status}`] ?? 0) + 1;
+          if (r.status !== 400)
+            failures.push(`deep body: ${op.method} ${path} → ${r.status} ${r.text.slice(0, 200)}`);
+        }
         const byClass: Record<string, number> = {};
         for (const [k, n] of Object.entries(statuses)) {
           const cls = `${k.split(' ').pop()!.slice(0, 1)}xx`;
