@@ -36,7 +36,11 @@ async function main(): Promise<void> {
   const { port } = app.app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}/webhook/instagram`;
   const igId = `1784${Date.now()}`;
-  await givenAccount(app, { userId: newUserId(), igId, accessToken: 'bench-token' });
+  const { accountId } = await givenAccount(app, {
+    userId: newUserId(),
+    igId,
+    accessToken: 'bench-token',
+  });
 
   const mids: string[] = [];
   const ackAt = new Map<string, number>();
@@ -97,13 +101,15 @@ async function main(): Promise<void> {
     const found = await dms
       .find(
         {
-          _id: { $in: sample.filter((m) => !storedAt.has(m)) as never[] },
+          _id: {
+            $in: sample.filter((m) => !storedAt.has(m)).map((m) => `${accountId}:${m}`) as never[],
+          },
           dm_id: { $exists: true },
         },
         { projection: { _id: 1 } },
       )
       .toArray();
-    for (const f of found) storedAt.set(String(f._id), Date.now());
+    for (const f of found) storedAt.set(String(f._id).slice(accountId.length + 1), Date.now());
     await new Promise((r) => setTimeout(r, 20));
   }
   const lags = sample

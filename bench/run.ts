@@ -345,7 +345,7 @@ async function seedThreads(
     await db.collection('instagram_dms').insertMany(docs, { ordered: false });
     await db.collection('instagram_dm_ids').insertMany(
       docs.map((d) => ({
-        _id: d.message_id as never,
+        _id: `${d.platform_account_id}:${d.message_id}` as never,
         dm_id: d._id,
         platform_account_id: d.platform_account_id,
         created_at: d.created_at,

@@ -268,6 +268,63 @@ export class MetaSimulator implements SimContext {
     return c;
   }
 
+  /**
+   * Two businesses that message each other (an agency's clients, a shop and its supplier): each
+   * appears to the other as a customer with its own IGSID, and a message one sends through the
+   * Send API reaches the other as an inbound message **with the same mid**, as on Instagram.
+   */
+  connectBusinesses(a: Business, b: Business): { bAsSeenByA: Customer; aAsSeenByB: Customer } {
+    const bAsSeenByA = this.customer(a, { username: b.username, name: b.name });
+    const aAsSeenByB = this.customer(b, { username: a.username, name: a.name });
+    this.state.businessLinks.set(`${a.igId}:${bAsSeenByA.igsid}`, {
+      businessIgId: b.igId,
+      igsid: aAsSeenByB.igsid,
+    });
+    this.state.businessLinks.set(`${b.igId}:${aAsSeenByB.igsid}`, {
+      businessIgId: a.igId,
+      igsid: bAsSeenByA.igsid,
+    });
+    return { bAsSeenByA, aAsSeenByB };
+  }
+
+  /** The other business's inbound copy of a message sent to a linked business, if any. */
+  private relayToLinkedBusiness(m: MessageRecord): void {
+    const link = this.state.businessLinks.get(`${m.businessIgId}:${m.toId}`);
+    if (!link || m.direction !== 'outbound') return;
+    const sender = this.state.customer(link.businessIgId, link.igsid);
+    if (!sender) return;
+    const thread = this.state.threadFor(link.businessIgId, link.igsid);
+    const copy = this.state.addMessage(
+      thread,
+      {
+        text: m.text,
+        attachments: m.attachments,
+        direction: 'inbound',
+        fromId: link.igsid,
+        toId: link.businessIgId,
+        via: 'customer',
+        createdAt: m.createdAt,
+      },
+      m.mid,
+    );
+    sender.lastUserMessageAt = Math.max(sender.lastUserMessageAt ?? 0, copy.createdAt);
+    sender.consent = true;
+    const event: WebhookEvent = {
+      entryId: link.businessIgId,
+      container: 'messaging',
+      event: messagingElement(
+        link.igsid,
+        link.businessIgId,
+        copy.createdAt,
+        'message',
+        messageObject(copy, (id) => this.cdn.url(id)),
+      ),
+      field: 'messages',
+      at: copy.createdAt,
+    };
+    void this.emit([event], 'text');
+  }
+
   /** @internal */
   findCustomer(igsid: string): Customer | undefined {
     for (const [key, c] of this.customers) if (key.endsWith(`:${igsid}`)) return c;
@@ -429,6 +486,7 @@ export class MetaSimulator implements SimContext {
 
   /** @internal SimContext: the is_echo webhook for a message the business sent. */
   async echo(m: MessageRecord): Promise<void> {
+    this.relayToLinkedBusiness(m);
     const events: WebhookEvent[] = [
       {
         entryId: m.businessIgId,

@@ -221,6 +221,11 @@ export class SimState {
   /** key: threadId */
   readonly threads = new Map<string, Thread>();
   readonly messages = new Map<string, MessageRecord>();
+  /**
+   * Two businesses that talk to each other: key `${businessIgId}:${igsid}` (the other business
+   * as this one sees it) → the other business and this one's IGSID in its scope.
+   */
+  readonly businessLinks = new Map<string, { businessIgId: string; igsid: string }>();
   readonly comments = new Map<string, CommentRecord>();
   readonly media = new Map<string, MediaRecord>();
   readonly authCodes = new Map<string, AuthCodeRecord>();
@@ -329,11 +334,13 @@ export class SimState {
       MessageRecord,
       'mid' | 'threadId' | 'businessIgId' | 'customerIgsid' | 'numEdit' | 'reactions' | 'createdAt'
     > & { createdAt?: number },
+    /** The other side's copy of a message between two businesses carries the sender's mid. */
+    mid?: string,
   ): MessageRecord {
     const createdAt = init.createdAt ?? this.clock.tick();
     const rec: MessageRecord = {
       ...init,
-      mid: encodeMid(thread.businessIgId, thread.threadId, newItemId()),
+      mid: mid ?? encodeMid(thread.businessIgId, thread.threadId, newItemId()),
       threadId: thread.threadId,
       businessIgId: thread.businessIgId,
       customerIgsid: thread.customerIgsid,
@@ -343,7 +350,8 @@ export class SimState {
     };
     thread.messages.push(rec);
     thread.updatedAt = Math.max(thread.updatedAt, createdAt);
-    this.messages.set(rec.mid, rec);
+    // The sender's record keeps the mid for Graph reads (Meta answers each side the same).
+    if (!this.messages.has(rec.mid)) this.messages.set(rec.mid, rec);
     return rec;
   }
 

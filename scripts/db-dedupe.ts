@@ -63,27 +63,34 @@ async function main(): Promise<void> {
     const ledger = connection.db!.collection<{ _id: string; dm_id: mongo.ObjectId }>(
       'instagram_dm_ids',
     );
+    // A mid is one message per account: the same mid on two connected accounts is two messages.
     const groups = await dms
-      .aggregate<{ _id: string; n: number }>([
+      .aggregate<{ _id: { mid: string; account: string }; n: number }>([
         { $match: { message_id: { $exists: true } } },
-        { $group: { _id: '$message_id', n: { $sum: 1 } } },
+        {
+          $group: {
+            _id: { mid: '$message_id', account: '$platform_account_id' },
+            n: { $sum: 1 },
+          },
+        },
         { $match: { n: { $gt: 1 } } },
       ])
       .toArray();
     console.log(`${groups.length} message_id(s) stored more than once in ${dbName}.instagram_dms`);
     let removed = 0;
     for (const [index, group] of groups.entries()) {
-      const copies = await dms.find({ message_id: group._id }).toArray();
+      const { mid, account } = group._id;
+      const copies = await dms.find({ message_id: mid, platform_account_id: account }).toArray();
       const plan = mergeDuplicates(copies);
       console.log(
-        `[${index + 1}/${groups.length}] ${group._id}: keep ${plan.keep._id.toHexString()}` +
+        `[${index + 1}/${groups.length}] ${mid}: keep ${plan.keep._id.toHexString()}` +
           `, merge ${Object.keys(plan.set).join(', ') || 'nothing'}, delete ${plan.remove.length}`,
       );
       if (!apply) continue;
       if (Object.keys(plan.set).length)
         await dms.updateOne({ _id: plan.keep._id }, { $set: plan.set });
       await ledger.updateOne(
-        { _id: group._id },
+        { _id: `${account}:${mid}` },
         { $set: { dm_id: plan.keep._id } },
         { upsert: true },
       );

@@ -5,6 +5,7 @@ import { Model, Types } from 'mongoose';
 import { AccountsService } from '../accounts/accounts.service';
 import { ACCOUNT_DELETED, AccountDeletedEvent } from '../accounts/accounts.types';
 import { customerOf } from './dm-write-lock';
+import { ledgerKey, markerKey } from './ledger-keys';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import { InstagramComment } from './schemas/instagram-comment.schema';
 import { InstagramConversation } from './schemas/instagram-conversation.schema';
@@ -106,39 +107,35 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
         if (batch.length === 0) break;
         const ids = batch.map((d) => d._id);
         result.dms += (await this.dms.deleteMany({ _id: { $in: ids } })).deletedCount;
-        // The ledger is keyed by mid (= message_id), so this is served by _id. A mid can belong
-        // to two connected accounts (one business writing to another): only this account's go.
-        const mids = batch.map((d) => d.message_id).filter((m): m is string => !!m);
-        if (mids.length) {
-          const own = await this.ledger
-            .find(
-              {
-                _id: { $in: mids },
-                $or: [{ platform_account_id: accountId }, { dm_id: { $in: ids } }],
-              },
-              { _id: 1 },
-            )
-            .lean<{ _id: string }[]>()
-            .exec();
-          // Their markers go too: a stale `#unread` would keep the message from counting as
-          // unread if Meta delivers it again after a reconnect, a stale `#claim` would block the
-          // ledger entry's claim. `#unread` is the inbound side's (this account's) alone.
-          const inbound = new Set(
-            batch.filter((d) => d.direction === 'inbound').map((d) => d.message_id),
-          );
-          const markers = own.flatMap(({ _id }) =>
-            inbound.has(_id) ? [`${_id}#claim`, `${_id}#unread`] : [`${_id}#claim`],
-          );
-          const ownIds = own.map((d) => d._id);
-          result.ledger += (
-            await this.ledger.deleteMany({ _id: { $in: [...ownIds, ...markers] } })
-          ).deletedCount;
-        }
+        // Every ledger key of this account's messages, markers included, is known from the
+        // batch (keys are per account, see ledger-keys.ts): a stale `#unread` would keep the
+        // message from counting as unread if Meta delivers it again after a reconnect, a stale
+        // `#claim` would block the entry's claim.
+        const keys = batch
+          .filter((d) => !!d.message_id)
+          .flatMap((d) => [
+            ledgerKey(accountId, d.message_id!),
+            markerKey(accountId, d.message_id!, 'claim'),
+            markerKey(accountId, d.message_id!, 'unread'),
+          ]);
+        if (keys.length)
+          result.ledger += (await this.ledger.deleteMany({ _id: { $in: keys } })).deletedCount;
         for (const dm of batch) this.emitDeleted(userId, accountId, dm);
       }
       result.conversations = (
         await this.conversations.deleteMany({ platform_account_id: accountId })
       ).deletedCount;
+      // Private-reply claims go with their comments: the account may be connected again.
+      const commentIds = await this.comments
+        .find({ platform_account_id: accountId }, { _id: 1 })
+        .lean<{ _id: string }[]>()
+        .exec();
+      if (commentIds.length)
+        result.ledger += (
+          await this.ledger.deleteMany({
+            _id: { $in: commentIds.map((c) => markerKey(accountId, c._id, 'private_reply')) },
+          })
+        ).deletedCount;
       result.comments = (
         await this.comments.deleteMany({ platform_account_id: accountId })
       ).deletedCount;

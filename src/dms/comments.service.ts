@@ -10,6 +10,7 @@ import { DmsIngestService, type NewDm } from './dms-ingest.service';
 import { DAY_MS, MAX_TEXT_BYTES, serializeDm, textTooLong, type DmJson } from './dms.service';
 import type { CommentReplyDto } from './dto/send-dm.dto';
 import { InstagramComment } from './schemas/instagram-comment.schema';
+import { markerKey } from './ledger-keys';
 import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 
 /** Meta: one private reply per comment, within 7 days, at most 750 an hour per account. */
@@ -90,7 +91,7 @@ export class CommentsService {
     // Claim before calling Meta, by inserting a marker: FerretDB runs a conditional update of
     // two concurrent requests without locking (both would win), but an insert of an existing
     // `_id` always fails. The marker stays once Meta may have the reply (one per comment).
-    const marker = `${commentId}#private_reply`;
+    const marker = markerKey(account.accountId, commentId, 'private_reply');
     if (!(await this.insertMarker(marker, account.accountId))) throw this.used();
     const dropMarker = () => this.ledger.collection.deleteOne({ _id: marker as never });
     const claim: PrivateReplyClaim = {

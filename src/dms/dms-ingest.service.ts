@@ -9,6 +9,7 @@ import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { ConversationsService } from './conversations.service';
 import { customerOf, DmWriteLock } from './dm-write-lock';
 import { LegacyLedgerService } from './legacy-ledger.service';
+import { ledgerKey, markerKey, midOfKey } from './ledger-keys';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import type {
   ApplyResult,
@@ -161,6 +162,8 @@ export class DmsIngestService {
     // would otherwise write into it after its purge.
     if (!(await this.accounts.isLive(draft.platform_account_id))) throw new AccountGoneError();
     const mid = draft.message_id;
+    const accountId = draft.platform_account_id;
+    const key = ledgerKey(accountId, mid);
     let existing: StoredDm | null = null;
     let dmId: Types.ObjectId | undefined;
     // The common case, a new mid, costs one insert: the ledger entry claims the mid at once, and
@@ -170,14 +173,10 @@ export class DmsIngestService {
     if (!this.legacyLedger.mayHaveUnledgeredDms()) {
       const candidate = new Types.ObjectId();
       const created_at = new Date();
-      const entry = {
-        _id: mid,
-        dm_id: candidate,
-        platform_account_id: draft.platform_account_id,
-        created_at,
-      };
+      const entry = { _id: key, dm_id: candidate, platform_account_id: accountId, created_at };
       if (draft.direction === 'inbound' && !draft.read) {
-        const inserted = await this.insertInOrder([entry, { _id: `${mid}#unread`, created_at }]);
+        const unread = { _id: markerKey(accountId, mid, 'unread'), created_at };
+        const inserted = await this.insertInOrder([entry, unread]);
         newMid = inserted >= 1;
         if (newMid) unreadClaimed = inserted === 2;
       } else {
@@ -185,16 +184,16 @@ export class DmsIngestService {
       }
       if (newMid) dmId = candidate;
     }
-    if (!dmId) dmId = (await this.ledger.findById(mid).lean().exec())?.dm_id;
+    if (!dmId) dmId = (await this.ledger.findById(key).lean().exec())?.dm_id;
 
     if (!dmId) {
       // Legacy data (the Python service) has documents but no ledger entries until the
       // start-up backfill has run; after it, the ledger alone is the truth.
       const legacy = this.legacyLedger.mayHaveUnledgeredDms()
-        ? await this.dms.findOne({ message_id: mid }).sort({ _id: 1 }).lean<StoredDm>().exec()
+        ? await this.findLegacy(accountId, mid)
         : null;
       const candidate = legacy?._id ?? new Types.ObjectId();
-      const claimed = await this.claimLedger(mid, candidate, draft.platform_account_id);
+      const claimed = await this.claimLedger(accountId, mid, candidate);
       dmId = claimed.dm_id ?? candidate;
       if (legacy && legacy._id.equals(dmId)) existing = legacy;
     }
@@ -221,7 +220,7 @@ export class DmsIngestService {
     let refetchMid: string | undefined;
     if (created) {
       // Events that arrived before the message (re-read after the insert: see applyTargeted).
-      const fresh = await this.ledger.findById(mid).lean().exec();
+      const fresh = await this.ledger.findById(key).lean().exec();
       const pending = (fresh?.pending ?? []) as unknown as PendingEntry[];
       if (pending.length > 0) {
         for (const p of [...pending].sort((a, b) => a.timestamp - b.timestamp)) {
@@ -249,22 +248,23 @@ export class DmsIngestService {
    * the mid already created its entry.
    */
   private async claimLedger(
+    accountId: string,
     mid: string,
     dmId: Types.ObjectId,
-    accountId: string,
   ): Promise<{ _id: string; dm_id?: Types.ObjectId }> {
+    const key = ledgerKey(accountId, mid);
     const entry = { dm_id: dmId, platform_account_id: accountId, created_at: new Date() };
-    if (await this.insertOnce({ _id: mid, ...entry })) return { _id: mid, ...entry };
+    if (await this.insertOnce({ _id: key, ...entry })) return { _id: key, ...entry };
     for (let attempt = 0; attempt < 50; attempt += 1) {
-      const other = await this.ledger.findById(mid).lean().exec();
+      const other = await this.ledger.findById(key).lean().exec();
       if (other?.dm_id) return other;
-      if (await this.claimOnce(`${mid}#claim`)) {
-        await this.ledgerWrites.run(mid, () =>
+      if (await this.claimOnce(markerKey(accountId, mid, 'claim'))) {
+        await this.ledgerWrites.run(key, () =>
           this.ledger
-            .updateOne({ _id: mid }, { $set: { dm_id: dmId, platform_account_id: accountId } })
+            .updateOne({ _id: key }, { $set: { dm_id: dmId, platform_account_id: accountId } })
             .exec(),
         );
-        return { ...other, _id: mid, ...entry };
+        return { ...other, _id: key, ...entry };
       }
       // Another writer holds the claim and is about to set dm_id.
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -301,7 +301,20 @@ export class DmsIngestService {
     }
   }
 
-  /** A one-time claim (`<mid>#…`), atomic on every MongoDB-wire server. */
+  /**
+   * A DM the Python service (or igdm before the per-account ledger) stored for this account,
+   * found by `message_id` until the start-up backfill has given every DM its entry. Never another
+   * account's: the same mid on two connected accounts is two messages.
+   */
+  private findLegacy(accountId: string, mid: string): Promise<StoredDm | null> {
+    return this.dms
+      .findOne({ message_id: mid, platform_account_id: accountId })
+      .sort({ _id: 1 })
+      .lean<StoredDm>()
+      .exec();
+  }
+
+  /** A one-time claim (a ledger marker), atomic on every MongoDB-wire server. */
   private claimOnce(key: string): Promise<boolean> {
     return this.insertOnce({ _id: key, created_at: new Date() });
   }
@@ -435,7 +448,9 @@ export class DmsIngestService {
     // already with the mid: `unreadClaimed`).
     let newUnread = false;
     if (dm.direction === 'inbound' && !dm.read && !dm.is_unsent && !dm.is_deleted) {
-      newUnread = unreadClaimed ?? (await this.claimOnce(`${dm.message_id}#unread`));
+      newUnread =
+        unreadClaimed ??
+        (await this.claimOnce(markerKey(draft.platform_account_id, draft.message_id, 'unread')));
     }
     const nameField = customerNameField(dm.direction);
     const unnamed = !dm[nameField];
@@ -462,11 +477,13 @@ export class DmsIngestService {
    * The mids among `mids` whose DM is stored (import and reconciliation skip them). One lookup
    * by `_id` each: FerretDB answers `_id: {$in}` with a scan of the whole ledger.
    */
-  async knownMids(mids: string[]): Promise<Set<string>> {
+  async knownMids(accountId: string, mids: string[]): Promise<Set<string>> {
     const entries = await Promise.all(
-      [...new Set(mids)].map((mid) => this.ledger.findById(mid, { dm_id: 1 }).lean().exec()),
+      [...new Set(mids)].map((mid) =>
+        this.ledger.findById(ledgerKey(accountId, mid), { dm_id: 1 }).lean().exec(),
+      ),
     );
-    return new Set(entries.filter((e) => e?.dm_id).map((e) => String(e!._id)));
+    return new Set(entries.filter((e) => e?.dm_id).map((e) => midOfKey(String(e!._id))));
   }
 
   // ------------------------------------------------------------------ webhook events
@@ -587,23 +604,20 @@ export class DmsIngestService {
   }
 
   /** The message this event targets: ledger first (by _id), then a legacy lookup by message_id. */
-  private async findTarget(mid: string): Promise<StoredDm | null> {
-    const entry = await this.ledger.findById(mid).lean().exec();
+  private async findTarget(accountId: string, mid: string): Promise<StoredDm | null> {
+    const key = ledgerKey(accountId, mid);
+    const entry = await this.ledger.findById(key).lean().exec();
     if (entry?.dm_id) {
       const dm = await this.dms.findById(entry.dm_id).lean<StoredDm>().exec();
       if (dm) return dm;
     }
     if (entry?.dm_id) return null; // claimed, not inserted yet: the storer applies pending events
     if (!this.legacyLedger.mayHaveUnledgeredDms()) return null;
-    const legacy = await this.dms
-      .findOne({ message_id: mid })
-      .sort({ _id: 1 })
-      .lean<StoredDm>()
-      .exec();
+    const legacy = await this.findLegacy(accountId, mid);
     if (legacy) {
       await this.ledger
         .updateOne(
-          { _id: mid, dm_id: { $exists: false } },
+          { _id: key, dm_id: { $exists: false } },
           { $set: { dm_id: legacy._id, platform_account_id: legacy.platform_account_id } },
         )
         .exec();
@@ -617,19 +631,17 @@ export class DmsIngestService {
    * so whichever comes second applies it (every application is idempotent).
    */
   private async applyTargeted(event: TargetEvent, account: RoutedAccount): Promise<ApplyResult> {
-    const target = await this.findTarget(event.mid);
+    const target = await this.findTarget(account.accountId, event.mid);
     const { routingIds: _r, entryId: _e, ...pending } = event;
-    if (target) {
-      if (target.platform_account_id !== account.accountId) return { outcome: 'ignored' };
-      return this.applyToDmLocked(target, pending);
-    }
-    const current = await this.ledger.findById(event.mid).lean().exec();
+    if (target) return this.applyToDmLocked(target, pending);
+    const key = ledgerKey(account.accountId, event.mid);
+    const current = await this.ledger.findById(key).lean().exec();
     const known = ((current?.pending ?? []) as unknown as PendingEntry[]).some(
       (p) => pendingKey(p) === pendingKey(pending),
     );
     if (known) return { outcome: 'pending' };
-    const after = await this.ledgerWrites.run(event.mid, () =>
-      this.pushPending(event.mid, pending, account.accountId),
+    const after = await this.ledgerWrites.run(key, () =>
+      this.pushPending(key, pending, account.accountId),
     );
     if (after?.dm_id) {
       const dm = await this.dms.findById(after.dm_id).lean<StoredDm>().exec();
@@ -643,11 +655,11 @@ export class DmsIngestService {
   }
 
   /** Records an event on its message's ledger entry (created when the message is not known). */
-  private async pushPending(mid: string, pending: PendingEntry, accountId: string) {
+  private async pushPending(key: string, pending: PendingEntry, accountId: string) {
     try {
       return await this.ledger
         .findOneAndUpdate(
-          { _id: mid },
+          { _id: key },
           {
             $push: { pending: pending as unknown as Record<string, unknown> },
             $setOnInsert: { created_at: new Date(), platform_account_id: accountId },
@@ -660,7 +672,7 @@ export class DmsIngestService {
       if (!isDuplicateKey(error)) throw error;
       return this.ledger
         .findOneAndUpdate(
-          { _id: mid },
+          { _id: key },
           { $push: { pending: pending as unknown as Record<string, unknown> } },
           { new: true },
         )
@@ -1005,7 +1017,7 @@ export class DmsIngestService {
 
   /** A text-less edit (num_edit > 0): the new text comes from Graph; the old text stays until then. */
   async refetchEditedText(account: RoutedAccount, mid: string): Promise<void> {
-    const target = await this.findTarget(mid);
+    const target = await this.findTarget(account.accountId, mid);
     if (!target?.edit_text_pending) return;
     const graphAccount = await this.accounts.getGraphAccount(account.accountId);
     const message = await this.graph.getMessage(graphAccount, mid);

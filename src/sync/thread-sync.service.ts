@@ -80,7 +80,10 @@ export class ThreadSync {
     };
     if (messages.length === 0) return result;
 
-    const known = await this.ingest.knownMids(messages.map((m) => m.id));
+    const known = await this.ingest.knownMids(
+      account.accountId,
+      messages.map((m) => m.id),
+    );
     // Graph's order, not created_time: times have whole seconds and a reply often shares one.
     let lastReply = -1;
     messages.forEach((m, i) => {

@@ -58,12 +58,15 @@ describe('account purge', () => {
       .insertMany(
         dms.flatMap((dm) => [
           {
-            _id: dm.message_id as never,
+            _id: `${accountId}:${String(dm.message_id)}` as never,
             dm_id: dm._id,
             platform_account_id: accountId,
             created_at: new Date(),
           },
-          { _id: `${String(dm.message_id)}#unread` as never, created_at: new Date() },
+          {
+            _id: `${accountId}:${String(dm.message_id)}#unread` as never,
+            created_at: new Date(),
+          },
         ]),
       );
     await givenConversation(t, accountId, customer);
@@ -74,6 +77,14 @@ describe('account purge', () => {
         user_id: userId,
         platform_account_id: accountId,
         text: 'nice',
+        created_at: new Date(),
+      });
+    // The comment's private reply was claimed: the claim goes with the account.
+    await db()
+      .collection('instagram_dm_ids')
+      .insertOne({
+        _id: `${accountId}:comment_${accountId}#private_reply` as never,
+        platform_account_id: accountId,
         created_at: new Date(),
       });
     return { accountId, dms, mids: dms.map((d) => d.message_id as string) };
@@ -87,7 +98,14 @@ describe('account purge', () => {
       // Ledger entries and their unread markers.
       ledger: await db()
         .collection('instagram_dm_ids')
-        .countDocuments({ _id: { $in: mids.flatMap((m) => [m, `${m}#unread`]) as never[] } }),
+        .countDocuments({
+          _id: {
+            $in: [
+              ...mids.flatMap((m) => [`${accountId}:${m}`, `${accountId}:${m}#unread`]),
+              `${accountId}:comment_${accountId}#private_reply`,
+            ] as never[],
+          },
+        }),
     };
   }
 
@@ -122,7 +140,7 @@ describe('account purge', () => {
         dms: 2,
         conversations: 1,
         comments: 1,
-        ledger: 4,
+        ledger: 5,
       });
     }
     expect((await accountDoc(purged.accountId))!.purge_requested_at).toBeUndefined();
@@ -165,7 +183,7 @@ describe('account purge', () => {
       dms: 2,
       conversations: 1,
       comments: 1,
-      ledger: 4,
+      ledger: 5,
     });
   });
 

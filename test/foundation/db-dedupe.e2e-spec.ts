@@ -58,7 +58,7 @@ describe('npm run db:dedupe on the Python service database', () => {
     expect(retried[0].read).toBe(true);
     const ledger = await connection
       .db!.collection('instagram_dm_ids')
-      .findOne({ _id: 'mid.FAKE.sent.000001' as never });
+      .findOne({ _id: '659200000000000000000a01:mid.FAKE.sent.000001' as never });
     expect(ledger?.dm_id.toHexString()).toBe(sent[0]._id.toHexString());
   });
 });

@@ -336,7 +336,7 @@ describe('Webhook ingest (e2e)', () => {
 
   describe('events about a message', () => {
     it('should apply edit, reaction and unsend that arrive before their message', async () => {
-      const { biz } = await connected();
+      const { biz, account } = await connected();
       const c = meta.customer(biz);
       const [m1, m2, m3] = [newMid(), newMid(), newMid()];
       const t = Date.now();
@@ -352,7 +352,7 @@ describe('Webhook ingest (e2e)', () => {
       await eventually(
         async () =>
           (await app.connection.db!.collection('instagram_dm_ids').countDocuments({
-            _id: { $in: [m1, m2, m3] } as never,
+            _id: { $in: [m1, m2, m3].map((m) => `${account.accountId}:${m}`) } as never,
             pending: { $exists: true },
           })) === 3,
       );
@@ -441,7 +441,7 @@ describe('Webhook ingest (e2e)', () => {
     });
 
     it('should mark a message seen when its read receipt arrived before it, with the older ones', async () => {
-      const { biz } = await connected();
+      const { biz, account } = await connected();
       const c = meta.customer(biz);
       const t = Date.now();
       const echo = (mid: string, ts: number) => echoBody(biz.igId, c.igsid, mid, ts);
@@ -451,7 +451,7 @@ describe('Webhook ingest (e2e)', () => {
       await post(readReceiptBody(biz.igId, c.igsid, o2, t + 10)).expect(200);
       await eventually(() =>
         app.connection.db!.collection('instagram_dm_ids').findOne({
-          _id: o2 as never,
+          _id: `${account.accountId}:${o2}` as never,
           pending: { $exists: true },
         }),
       );

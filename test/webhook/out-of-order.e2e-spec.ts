@@ -37,7 +37,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
   describe('Text-less edits', () => {
     /** A message Meta knows (Graph returns `edited`), whose webhooks we post ourselves. */
     async function editedMessage() {
-      const { biz } = await connectedBusiness();
+      const { biz, account } = await connectedBusiness();
       const c = meta.customer(biz);
       const drop = meta.dropDeliveries();
       const sent = await c.sends('original');
@@ -53,7 +53,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
           message_edit: { mid, num_edit: 1 },
         },
       ]);
-      return { mid, messageBody, editBody };
+      return { mid, messageBody, editBody, key: `${account.accountId}:${mid}` };
     }
 
     it('should read the new text from Graph after a text-less edit', async () => {
@@ -65,12 +65,12 @@ describe('Out-of-order and repeated message events (e2e)', () => {
     });
 
     it('should read the new text when the edit came before its message', async () => {
-      const { mid, messageBody, editBody } = await editedMessage();
+      const { mid, messageBody, editBody, key } = await editedMessage();
       await post(editBody);
       await eventually(() =>
         app.connection
           .db!.collection('instagram_dm_ids')
-          .findOne({ _id: mid as never, pending: { $exists: true } }),
+          .findOne({ _id: key as never, pending: { $exists: true } }),
       );
       await post(messageBody);
       await eventually(() => dms.findOne({ message_id: mid, edit_count: 1 }));
@@ -206,7 +206,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
           { sender: { id: customer }, recipient: { id: biz.igId }, timestamp: ts, ...extra },
         ]);
       const conv = () => convs.findOne({ _id: `${account.accountId}:${customer}` as never });
-      return { ev, conv };
+      return { ev, conv, accountId: account.accountId };
     }
 
     it('should clear the preview and the unread count on a message then its unsend', async () => {
@@ -222,14 +222,14 @@ describe('Out-of-order and repeated message events (e2e)', () => {
     });
 
     it('should clear the preview when the unsend came before its message', async () => {
-      const { ev, conv } = await thread();
+      const { ev, conv, accountId } = await thread();
       const mid = newMid();
       const t = Date.now();
       await post(ev(t + 1000, { message: { mid, is_deleted: true } }));
       await eventually(() =>
         app.connection
           .db!.collection('instagram_dm_ids')
-          .findOne({ _id: mid as never, pending: { $exists: true } }),
+          .findOne({ _id: `${accountId}:${mid}` as never, pending: { $exists: true } }),
       );
       const msg = ev(t, { message: { mid, text: 'secret address' } });
       await post(msg);

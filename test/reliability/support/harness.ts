@@ -353,11 +353,23 @@ export async function verifyStored(
   }
   let ledgerWithoutDm = 0;
   for (let i = 0; i < acked.length; i += 500) {
+    // The ledger is keyed per account (`<account>:<mid>`): the stored DMs name their account.
+    const stored = await db
+      .collection('instagram_dms')
+      .find(
+        { message_id: { $in: acked.slice(i, i + 500) } },
+        { projection: { message_id: 1, platform_account_id: 1 } },
+      )
+      .toArray();
+    const keys = [
+      ...new Set(stored.map((d) => `${String(d.platform_account_id)}:${String(d.message_id)}`)),
+    ];
     const entries = await db
       .collection('instagram_dm_ids')
-      .find({ _id: { $in: acked.slice(i, i + 500) as never[] } }, { projection: { dm_id: 1 } })
+      .find({ _id: { $in: keys as never[] } }, { projection: { dm_id: 1 } })
       .toArray();
-    ledgerWithoutDm += acked.slice(i, i + 500).length - entries.filter((e) => e.dm_id).length;
+    const withDm = new Set(entries.filter((e) => e.dm_id).map((e) => String(e._id).split(':')[1]));
+    ledgerWithoutDm += acked.slice(i, i + 500).filter((mid) => !withDm.has(mid)).length;
   }
   return {
     eventsAcked: acked.length,

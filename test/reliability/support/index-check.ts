@@ -25,6 +25,11 @@ export const ALLOWED_SCANS: AllowEntry[] = [
     reason:
       'LegacyCustomerIdService: a start-up migration that scans once per database (igdm_migrations marker) for DMs the Python service wrote without customer_id',
   },
+  {
+    match: /^instagram_dm_ids\|find\|\|\|$/,
+    reason:
+      'LegacyLedgerService: a start-up migration that reads the ledger once per database (igdm_migrations marker) to move keys written before they were per account',
+  },
 ];
 
 export interface CheckReport {
