@@ -265,7 +265,7 @@ export async function insertAccount(
     _id,
     user_id: opts.userId,
     platform: 'meta_instagram',
-    access_token: new TokenCipher(ENCRYPTION_KEY).encrypt(opts.accessToken),
+    access_token: new TokenCipher(ENCRYPTION_KEY).encrypt(opts.accessToken, _id.toHexString()),
     expires_in: expiresIn,
     instagram_data: { ig_id: opts.igId, id: opts.igId, username: opts.username },
     meta: { id: opts.igId, name: opts.name, username: opts.username },

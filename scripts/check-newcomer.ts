@@ -178,9 +178,16 @@ async function connectAndReceiveOneDm(base: string, meta: MetaSimulator, bearer:
   const callback = await fetch(`${base}/accounts/instagram/callback${back.search}`, {
     redirect: 'manual',
   });
-  const outcome = new URL(callback.headers.get('location') ?? fail('no redirect from callback'));
-  if (outcome.searchParams.get('instagram') !== 'connected')
-    fail(`the connect ended with ${outcome.search}`);
+  const landing = new URL(callback.headers.get('location') ?? fail('no redirect from callback'));
+  if (landing.searchParams.get('instagram') !== 'authorized')
+    fail(`the callback ended with ${landing.searchParams.get('code') ?? landing.search}`);
+  // What the dashboard does where the browser lands: finish with the same user's token.
+  const finish = await fetch(`${base}/accounts/instagram/connect/finish`, {
+    method: 'POST',
+    headers: { Authorization: bearer, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ connect_ticket: landing.searchParams.get('connect_ticket') }),
+  });
+  if (finish.status !== 200) fail(`the connect finish answered ${finish.status}`);
   console.log(`    connected @${business.username} through OAuth`);
   await meta.customer(business, { name: 'First Customer' }).sends('hello from a newcomer check');
   const dms = await waitForDms(base, bearer, 1, 30_000);

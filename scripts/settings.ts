@@ -13,3 +13,10 @@ export function setting(name: string): string | undefined {
   }
   return undefined;
 }
+
+/** The claims the service demands of dashboard tokens (JWT_ISSUER, JWT_AUDIENCE), as sign options. */
+export function dashboardClaims(): { issuer?: string; audience?: string } {
+  const issuer = setting('JWT_ISSUER');
+  const audience = setting('JWT_AUDIENCE');
+  return { ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}) };
+}

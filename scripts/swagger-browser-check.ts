@@ -138,12 +138,12 @@ async function main(): Promise<void> {
   try {
     // Imported here, not at the top: it loads src/config (see startApp), and the jest test
     // imports checkSwaggerUi before its app exists.
-    const { setting } = await import('./settings');
+    const { dashboardClaims, setting } = await import('./settings');
     const secret = setting('JWT_SECRET');
     if (!secret) throw new Error('JWT_SECRET is missing: set it in the environment or .env');
     const token = new JwtService({ secret }).sign(
       { sub: arg('user') ?? 'user_123' },
-      { algorithm: 'HS256', expiresIn: 600 },
+      { algorithm: 'HS256', expiresIn: 600, ...dashboardClaims() },
     );
     const { status, reply } = await checkSwaggerUi(app.url, token, arg('screenshot'));
     if (status !== 200) throw new Error(`GET /instagram-dms/list answered ${status}`);

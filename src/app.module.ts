@@ -8,6 +8,7 @@ import { AccountsModule } from './accounts/accounts.module';
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { AllowedMethodsModule } from './common/http/allowed-methods';
 import { AppLoggerModule } from './common/logging/logger.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
@@ -34,6 +35,8 @@ import { SyncModule } from './sync/sync.module';
     DmsModule,
     WebhookModule,
     SyncModule,
+    // Last: its 405 middleware runs after the request logger's.
+    AllowedMethodsModule,
   ],
   providers: [
     { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
@@ -46,9 +46,39 @@ class ConnectFailure extends Error {
 }
 
 /**
- * Business Login for Instagram: the authorize URL, then the callback that turns a code into a
- * stored, subscribed and enabled account. Meta calls come first and the account is written last,
- * so a failure leaves nothing half-stored.
+ * How the finish answers a failure after the ticket was redeemed. Each one used the ticket up
+ * (and most the code at Meta too), so the dashboard starts a new connect rather than retrying.
+ */
+const FINISH_FAILURES: Partial<Record<ConnectErrorCode, [HttpStatus, string]>> = {
+  OAUTH_CODE_INVALID: [
+    HttpStatus.BAD_REQUEST,
+    'Instagram refused the authorization code (expired or already used): start the connect again',
+  ],
+  META_ERROR: [
+    HttpStatus.BAD_GATEWAY,
+    'Instagram did not complete the connect: start the connect again',
+  ],
+  ACCOUNT_OWNED_BY_ANOTHER_USER: [
+    HttpStatus.CONFLICT,
+    'This Instagram account is connected by another user: they must disconnect it first',
+  ],
+  CONNECT_IN_PROGRESS: [
+    HttpStatus.CONFLICT,
+    'Another connect of this Instagram account is in progress: start the connect again in a few seconds',
+  ],
+};
+
+export interface ConnectFinished {
+  account_id: string;
+  /** Scopes the user unticked on Instagram's consent screen. */
+  missing_scopes: string[];
+}
+
+/**
+ * Business Login for Instagram: the authorize URL; the callback, which checks the state and parks
+ * the code under a ticket for the browser that consented; the finish, where the user who asked
+ * for the URL redeems that ticket and the code becomes a stored, subscribed and enabled account.
+ * Meta calls come first and the account is written last, so a failure leaves nothing half-stored.
  */
 @Injectable()
 export class AccountConnectService {
@@ -82,16 +112,15 @@ export class AccountConnectService {
     };
   }
 
-  /** Never throws: every outcome is a redirect to the frontend. */
+  /**
+   * Never throws: every outcome is a redirect to the frontend. Calls nothing at Meta: the browser
+   * here may not be the one of the user who asked for the URL (an attacker can send that URL to
+   * the owner of an Instagram account), so the code waits for that user's finish.
+   */
   async callback(query: CallbackQuery): Promise<string> {
     try {
-      const { accountId, missing } = await this.connect(query);
-      return this.frontend({
-        instagram: 'connected',
-        account_id: accountId,
-        // The user unticked permissions on Instagram's consent screen: tell the dashboard.
-        ...(missing.length ? { missing_scopes: missing.join(',') } : {}),
-      });
+      const ticket = await this.authorized(query);
+      return this.frontend({ instagram: 'authorized', connect_ticket: ticket });
     } catch (error) {
       const code = error instanceof ConnectFailure ? error.code : 'INTERNAL_ERROR';
       if (!(error instanceof ConnectFailure))
@@ -100,7 +129,42 @@ export class AccountConnectService {
     }
   }
 
-  private async connect(query: CallbackQuery): Promise<{ accountId: string; missing: string[] }> {
+  /**
+   * The dashboard brings back the ticket its browser landed with, under the user's own token: the
+   * connect goes through only when that user is the one who asked for the authorize URL.
+   */
+  async finish(user: AuthUser, ticket: string): Promise<ConnectFinished> {
+    const redeemed = await this.states.redeem(ticket, user.id);
+    if (!redeemed.ok) {
+      if (redeemed.reason === 'other_user') {
+        this.logger.warn(
+          { userId: user.id, startedBy: redeemed.ownerId },
+          'instagram connect refused: the ticket belongs to a connect another user started',
+        );
+        throw new AppError(
+          HttpStatus.FORBIDDEN,
+          'CONNECT_USER_MISMATCH',
+          'This Instagram connect was started by another igdm user: nothing was connected. Start the connect from your own dashboard',
+        );
+      }
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        'OAUTH_STATE_INVALID',
+        'The connect ticket is unknown, expired or already used: start the connect again',
+      );
+    }
+    try {
+      const { accountId, missing } = await this.connect(redeemed.userId, redeemed.code);
+      return { account_id: accountId, missing_scopes: missing };
+    } catch (error) {
+      const failure = error instanceof ConnectFailure ? FINISH_FAILURES[error.code] : undefined;
+      if (!failure) throw error;
+      throw new AppError(failure[0], (error as ConnectFailure).code, failure[1]);
+    }
+  }
+
+  /** Checks the callback and parks its code; returns the ticket for the browser. */
+  private async authorized(query: CallbackQuery): Promise<string> {
     if (query.error) {
       this.logger.log({ error: query.error.slice(0, 50) }, 'instagram connect denied');
       throw new ConnectFailure('OAUTH_DENIED');
@@ -110,10 +174,14 @@ export class AccountConnectService {
       this.logger.warn({ reason: state.reason }, 'instagram connect: bad state');
       throw new ConnectFailure('OAUTH_STATE_INVALID');
     }
-    const userId = state.userId;
-    const code = query.code;
-    if (!code) throw new ConnectFailure('OAUTH_CODE_INVALID');
+    if (!query.code) throw new ConnectFailure('OAUTH_CODE_INVALID');
+    return this.states.park(state.nonce, query.code);
+  }
 
+  private async connect(
+    userId: string,
+    code: string,
+  ): Promise<{ accountId: string; missing: string[] }> {
     const short = await this.meta(() => this.graph.exchangeCode(code, this.redirectUri));
     const long = await this.meta(() => this.graph.exchangeLongLived(short.access_token));
     const me = await this.meta(() => this.graph.getMe(long.access_token));
@@ -189,8 +257,10 @@ export class AccountConnectService {
   ): Promise<string> {
     const now = new Date();
     const igId = me.user_id;
+    // Known before the insert: the token is encrypted bound to it.
+    const accountId = existingId ?? new Types.ObjectId();
     const fields = {
-      ...this.tokens.tokenFields(long, now),
+      ...this.tokens.tokenFields(accountId.toHexString(), long, now),
       instagram_data: {
         ig_id: igId,
         id: igId,
@@ -229,7 +299,7 @@ export class AccountConnectService {
       );
       return existingId.toHexString();
     }
-    const _id = new Types.ObjectId();
+    const _id = accountId;
     await this.accounts.collection.insertOne({
       _id,
       user_id: userId,

@@ -72,8 +72,9 @@ export class AccountTokensService {
       config.get('ENVIRONMENT', { infer: true }) !== Environment.Test;
   }
 
-  encrypt(token: string): string {
-    return this.cipher.encrypt(token);
+  /** Bound to its account: the ciphertext copied into another account's document is useless. */
+  encrypt(accountId: string, token: string): string {
+    return this.cipher.encrypt(token, accountId);
   }
 
   /**
@@ -84,7 +85,7 @@ export class AccountTokensService {
   decrypt(accountId: string, stored: string | undefined | null): string {
     try {
       if (!stored) throw new TokenDecryptionError('no token stored');
-      return this.cipher.decrypt(stored);
+      return this.cipher.decrypt(stored, accountId);
     } catch (error) {
       if (!(error instanceof TokenDecryptionError)) throw error;
       this.logger.error(
@@ -102,15 +103,19 @@ export class AccountTokensService {
    * `{ access_token }` to $set when `stored` is in a legacy format (a Fernet token of the Python
    * service), re-encrypted from its already decrypted `plaintext`; `{}` when it is current.
    */
-  reencrypted(stored: string | undefined, plaintext: string): { access_token?: string } {
+  reencrypted(
+    accountId: string,
+    stored: string | undefined,
+    plaintext: string,
+  ): { access_token?: string } {
     if (!stored || !this.cipher.needsReencryption(stored)) return {};
-    return { access_token: this.encrypt(plaintext) };
+    return { access_token: this.encrypt(accountId, plaintext) };
   }
 
   /** Fields to $set for a new long-lived token (always in the current format). */
-  tokenFields(token: LongLivedToken, now = new Date()): Partial<Account> {
+  tokenFields(accountId: string, token: LongLivedToken, now = new Date()): Partial<Account> {
     return {
-      access_token: this.encrypt(token.access_token),
+      access_token: this.encrypt(accountId, token.access_token),
       expires_in: token.expires_in,
       token_expires_at: new Date(now.getTime() + token.expires_in * 1000),
       token_refreshed_at: now,
@@ -300,7 +305,9 @@ export class AccountTokensService {
     try {
       const fresh = await this.graph.refreshToken(token);
       const now = new Date();
-      const stored = await write({ $set: { ...this.tokenFields(fresh, now), updated_at: now } });
+      const stored = await write({
+        $set: { ...this.tokenFields(accountId, fresh, now), updated_at: now },
+      });
       await this.release(accountId, leaseId);
       if (stored.matchedCount === 0) {
         this.logger.log(

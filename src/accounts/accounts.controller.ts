@@ -1,4 +1,14 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Redirect } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Redirect,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiFoundResponse,
@@ -7,7 +17,13 @@ import {
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiAuthErrors, ApiErrorReply, ApiRateLimited } from '../auth/api-errors';
+import {
+  ApiAuthErrors,
+  ApiBodyErrors,
+  ApiErrorReply,
+  ApiInstagramErrors,
+  ApiRateLimited,
+} from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { Public } from '../auth/public.decorator';
@@ -15,6 +31,7 @@ import { AccountConnectService } from './account-connect.service';
 import { AccountDetailReplyDto, AccountInsights, HealthSummaryReplyDto } from './account-insights';
 import { AccountsService } from './accounts.service';
 import { AccountIdParam, DeleteAccountQueryDto } from './dto/account-params.dto';
+import { ConnectFinishBodyDto, ConnectFinishReplyDto } from './dto/connect-finish.dto';
 import {
   AccountListReplyDto,
   AccountReplyDto,
@@ -60,7 +77,14 @@ export class AccountsController {
 
   /** Instagram's authorize URL for connecting an account; valid 10 minutes, once. */
   @Get('instagram/connect')
-  @ApiOperation({ summary: "Instagram's authorize URL to connect an account (10 minutes, once)" })
+  @ApiOperation({
+    summary: "Instagram's authorize URL to connect an account (10 minutes, once)",
+    description:
+      'Send the browser to `data.url`. Instagram sends it back to the callback, which redirects to ' +
+      'FRONTEND_URL with `instagram=authorized&connect_ticket=…`; the dashboard then calls ' +
+      '`POST /accounts/instagram/connect/finish` with that ticket and the same user’s token. ' +
+      'Only that user can finish: a URL sent to someone else connects nothing.',
+  })
   @ApiOkResponse({ type: ConnectUrlReplyDto })
   @ApiAuthErrors()
   connectUrl(@CurrentUser() user: AuthUser): ConnectUrlReplyDto {
@@ -68,19 +92,39 @@ export class AccountsController {
   }
 
   /**
-   * Where Instagram sends the browser back. Public: the signed state proves the user. Always
-   * redirects to FRONTEND_URL with `instagram=connected&account_id=…` or `instagram=error&code=…`.
+   * Where Instagram sends the browser back. Public, and it connects nothing: whoever consented
+   * may not be the user the state names, so the code waits for that user's finish. Always
+   * redirects to FRONTEND_URL with `instagram=authorized&connect_ticket=…` or `instagram=error&code=…`.
    */
   @Public()
   @Get('instagram/callback')
   @Redirect(undefined, 302)
-  @ApiQuery({ name: 'code', required: false })
-  @ApiQuery({ name: 'state', required: false })
-  @ApiQuery({ name: 'error', required: false })
+  @ApiQuery({ name: 'code', required: false, description: "Instagram's authorization code" })
+  @ApiQuery({ name: 'state', required: false, description: 'The state of the authorize URL' })
+  @ApiQuery({ name: 'error', required: false, description: 'Set when the user denied access' })
   @ApiOperation({
-    summary: 'Where Instagram sends the browser back: a 302 to FRONTEND_URL with the outcome',
+    summary: 'Where Instagram sends the browser back: a 302 to FRONTEND_URL with a connect ticket',
+    description:
+      'Checks the state (signed, 10 minutes, once) and keeps the code for the user who asked for ' +
+      'the URL; calls nothing at Meta. Redirects to FRONTEND_URL with ' +
+      '`instagram=authorized&connect_ticket=…` (finish with POST /accounts/instagram/connect/finish) ' +
+      'or `instagram=error&code=…`: OAUTH_DENIED, OAUTH_STATE_INVALID, OAUTH_CODE_INVALID, INTERNAL_ERROR.',
   })
-  @ApiFoundResponse({ description: 'Redirect to the frontend with the outcome' })
+  @ApiFoundResponse({
+    description:
+      'Redirect to the frontend, e.g. `Location: https://app.example.com/?instagram=authorized&connect_ticket=q3Lr0m5y…` ' +
+      'or `Location: https://app.example.com/?instagram=error&code=OAUTH_STATE_INVALID`',
+    headers: {
+      Location: {
+        description: 'FRONTEND_URL with the outcome',
+        schema: {
+          type: 'string',
+          example:
+            'https://app.example.com/?instagram=authorized&connect_ticket=q3Lr0m5yJ7cY1u9bTQeXh2Vn8sKf4aWd6gPz0oB1iNc',
+        },
+      },
+    },
+  })
   @ApiRateLimited()
   async callback(
     @Query() query: Record<string, unknown>,
@@ -92,6 +136,54 @@ export class AccountsController {
       error: str(query.error),
     });
     return { url, statusCode: 302 };
+  }
+
+  /** Connects the account the ticket stands for, when the caller is who asked for the URL. */
+  @Post('instagram/connect/finish')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Finish a connect: redeem the callback’s ticket as the user who started it',
+    description:
+      'The dashboard sends the `connect_ticket` its browser landed with (single use, 10 minutes). ' +
+      'igdm exchanges Instagram’s code, stores the account (token encrypted), subscribes it to ' +
+      'the webhook fields and enables it. A ticket of a connect another user started is refused ' +
+      'and used up: nothing is stored, nothing is called at Meta. Every failure uses the ticket ' +
+      'up: start a new connect.',
+  })
+  @ApiOkResponse({ type: ConnectFinishReplyDto })
+  @ApiErrorReply(
+    400,
+    'OAUTH_STATE_INVALID',
+    'The connect ticket is unknown, expired or already used: start the connect again',
+    'Ticket unknown, expired or used (OAUTH_STATE_INVALID); Instagram refused the code ' +
+      '(OAUTH_CODE_INVALID); connect_ticket missing or not a string (VALIDATION_FAILED)',
+  )
+  @ApiErrorReply(
+    403,
+    'CONNECT_USER_MISMATCH',
+    'This Instagram connect was started by another igdm user: nothing was connected. Start the connect from your own dashboard',
+    'The ticket belongs to a connect another user started (a connect URL sent to you); it is used up',
+  )
+  @ApiErrorReply(
+    409,
+    'ACCOUNT_OWNED_BY_ANOTHER_USER',
+    'This Instagram account is connected by another user: they must disconnect it first',
+    'Connected by another user (ACCOUNT_OWNED_BY_ANOTHER_USER) or another connect of it is ' +
+      'running (CONNECT_IN_PROGRESS)',
+  )
+  @ApiErrorReply(
+    502,
+    'META_ERROR',
+    'Instagram did not complete the connect: start the connect again',
+    'A Meta call of the connect failed',
+  )
+  @ApiAuthErrors()
+  @ApiBodyErrors()
+  async finish(
+    @CurrentUser() user: AuthUser,
+    @Body() body: ConnectFinishBodyDto,
+  ): Promise<ConnectFinishReplyDto> {
+    return { success: true, data: await this.connect.finish(user, body.connect_ticket) };
   }
 
   @Get()
@@ -142,6 +234,7 @@ export class AccountsController {
     'Instagram refreshes tokens that are at least 24 hours old; this one is newer',
     'Token younger than 24 h, refresh already running (REFRESH_IN_PROGRESS) or ACCOUNT_REAUTH_REQUIRED',
   )
+  @ApiInstagramErrors()
   async refresh(
     @CurrentUser() user: AuthUser,
     @Param() { id }: AccountIdParam,

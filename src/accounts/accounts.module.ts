@@ -8,6 +8,7 @@ import { AccountTokensService } from './account-tokens.service';
 import { AccountWriteLock } from './account-write-lock';
 import { ConnectLockService } from './connect-lock.service';
 import { AccountsController } from './accounts.controller';
+import { TokenBindingMigration } from './token-binding.migration';
 import { AccountsService } from './accounts.service';
 import { OAuthStateService } from './oauth-state.service';
 import { Account, AccountSchema } from './schemas/account.schema';
@@ -42,6 +43,7 @@ import { UserSettingsService } from './user-settings.service';
     AccountInsights,
     AccountWriteLock,
     ConnectLockService,
+    TokenBindingMigration,
   ],
   exports: [AccountsService, AccountTokensService, AccountInsights],
 })

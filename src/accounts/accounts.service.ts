@@ -146,6 +146,43 @@ export class AccountsService {
     ].filter((id): id is string => !!id);
   }
 
+  /**
+   * Per Instagram id: when a user other than `userId` last gave it up (deleted their account for
+   * it). Webhook deliveries name only the Instagram id, so one received before that moment is the
+   * previous owner's, not the caller's; ids no one else ever had are absent.
+   */
+  async handedOverAt(userId: string, igIds: string[]): Promise<Map<string, Date>> {
+    const since = new Map<string, Date>();
+    if (igIds.length === 0) return since;
+    const others = await this.accounts
+      .find(
+        {
+          $or: [
+            { 'instagram_data.ig_id': { $in: igIds } },
+            { 'instagram_data.id': { $in: igIds } },
+          ],
+          user_id: { $ne: userId },
+          is_deleted: true,
+        },
+        { instagram_data: 1, deleted_at: 1, updated_at: 1 },
+      )
+      .lean<AccountDoc[]>()
+      .exec();
+    const wanted = new Set(igIds);
+    for (const doc of others) {
+      // Deletions by the Python service may lack deleted_at: its last write is when it stopped
+      // being theirs. One with neither predates every delivery igdm recorded.
+      const left = doc.deleted_at ?? doc.updated_at;
+      if (!left) continue;
+      for (const id of new Set([doc.instagram_data?.ig_id, doc.instagram_data?.id])) {
+        if (!id || !wanted.has(id)) continue;
+        const known = since.get(id);
+        if (!known || known < left) since.set(id, left);
+      }
+    }
+    return since;
+  }
+
   async assertOwned(user: AuthUser, accountId: string): Promise<void> {
     await this.findOwned(user, accountId);
   }
@@ -277,7 +314,11 @@ export class AccountsService {
     const result = await this.subscribe(graph);
     const now = new Date();
     // A token the Python service encrypted (Fernet) is stored in the current format on this write.
-    const token = this.tokens.reencrypted(doc.access_token, graph.accessToken);
+    const token = this.tokens.reencrypted(
+      doc._id.toHexString(),
+      doc.access_token,
+      graph.accessToken,
+    );
     await this.writeLock.run(doc._id, () =>
       this.accounts.collection.updateOne(
         // Deleted while Meta answered: nothing (least of all a token) is written back.

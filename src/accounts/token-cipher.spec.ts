@@ -36,6 +36,18 @@ describe('TokenCipher', () => {
     expect(cipher.encrypt('same')).not.toBe(cipher.encrypt('same'));
   });
 
+  it('should bind a v2 token to its account: it decrypts there and nowhere else', () => {
+    const cipher = new TokenCipher('an-encryption-key-of-some-length');
+    const accountA = '659200000000000000000a01';
+    const stored = cipher.encrypt('IGAA-token-of-a', accountA);
+    expect(stored.startsWith('v2:')).toBe(true);
+    expect(cipher.decrypt(stored, accountA)).toBe('IGAA-token-of-a');
+    expect(() => cipher.decrypt(stored, '659200000000000000000b01')).toThrow(TokenDecryptionError);
+    expect(() => cipher.decrypt(stored)).toThrow(TokenDecryptionError);
+    expect(cipher.needsReencryption(stored)).toBe(false);
+    expect(cipher.needsReencryption(cipher.encrypt('IGAA-unbound'))).toBe(true);
+  });
+
   it('should reject a tampered or foreign-key v1 token instead of returning ciphertext', () => {
     const stored = new TokenCipher('key-number-one-0000000000000000').encrypt('secret-token');
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');

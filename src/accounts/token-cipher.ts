@@ -16,12 +16,17 @@ export class TokenDecryptionError extends Error {
 }
 
 const V1_PREFIX = 'v1:';
+const V2_PREFIX = 'v2:';
 const HKDF_INFO = 'igdm access-token encryption v1';
 const FERNET_VERSION = 0x80;
 
 /**
- * Access tokens at rest. New tokens: `v1:` + base64url(iv ‖ AES-256-GCM ciphertext ‖ tag), the key
- * derived from ENCRYPTION_KEY with HKDF-SHA256, so the format can change behind a new prefix.
+ * Access tokens at rest. New tokens: `v2:` + base64url(iv ‖ AES-256-GCM ciphertext ‖ tag), the key
+ * derived from ENCRYPTION_KEY with HKDF-SHA256, the owning account's id as associated data: a
+ * ciphertext copied into another account's document does not decrypt there. `v1:` (the same
+ * without associated data, still written for values that belong to no account, e.g. an OAuth
+ * code in flight) and the Python service's Fernet tokens still decrypt, and `needsReencryption`
+ * tells the caller to store an account's token as `v2:`.
  * Tokens the Python service wrote are Fernet tokens whose key is ENCRYPTION_KEY's UTF-8 bytes
  * cut or right-padded with "0" to 32 bytes (its `Encryptor._get_key`); they still decrypt, and
  * `needsReencryption` tells the caller to store them in the new format next time.
@@ -42,29 +47,37 @@ export class TokenCipher {
     this.fernetEncryptionKey = legacy.subarray(16, 32);
   }
 
-  encrypt(plaintext: string): string {
+  /** `boundTo` (an account id) makes a `v2:` value that decrypts only for that account. */
+  encrypt(plaintext: string, boundTo?: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.gcmKey, iv);
+    if (boundTo !== undefined) cipher.setAAD(Buffer.from(boundTo, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return V1_PREFIX + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+    const prefix = boundTo !== undefined ? V2_PREFIX : V1_PREFIX;
+    return prefix + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
-  decrypt(stored: string): string {
+  decrypt(stored: string, boundTo?: string): string {
     if (!stored) throw new TokenDecryptionError('empty value');
-    if (stored.startsWith(V1_PREFIX)) return this.decryptV1(stored.slice(V1_PREFIX.length));
+    if (stored.startsWith(V2_PREFIX)) {
+      if (boundTo === undefined) throw new TokenDecryptionError('bound to an account');
+      return this.decryptGcm(stored.slice(V2_PREFIX.length), boundTo);
+    }
+    if (stored.startsWith(V1_PREFIX)) return this.decryptGcm(stored.slice(V1_PREFIX.length));
     if (stored.startsWith('gAAAAA')) return this.decryptFernet(stored);
     throw new TokenDecryptionError('unknown format');
   }
 
-  /** Legacy (Fernet) tokens are re-encrypted the next time their account is written. */
+  /** Tokens not bound to their account (v1, Fernet) are re-encrypted as `v2:`. */
   needsReencryption(stored: string): boolean {
-    return !stored.startsWith(V1_PREFIX);
+    return !stored.startsWith(V2_PREFIX);
   }
 
-  private decryptV1(encoded: string): string {
+  private decryptGcm(encoded: string, boundTo?: string): string {
     const data = Buffer.from(encoded, 'base64url');
     if (data.length < 12 + 16) throw new TokenDecryptionError('truncated');
     const decipher = createDecipheriv('aes-256-gcm', this.gcmKey, data.subarray(0, 12));
+    if (boundTo !== undefined) decipher.setAAD(Buffer.from(boundTo, 'utf8'));
     decipher.setAuthTag(data.subarray(data.length - 16));
     try {
       return Buffer.concat([
@@ -72,7 +85,9 @@ export class TokenCipher {
         decipher.final(),
       ]).toString('utf8');
     } catch {
-      throw new TokenDecryptionError('authentication failed');
+      throw new TokenDecryptionError(
+        boundTo === undefined ? 'authentication failed' : 'authentication failed for this account',
+      );
     }
   }
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, Param, Patch } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiAuthErrors, ApiErrorReply } from '../auth/api-errors';
+import { ApiAuthErrors, ApiBodyErrors, ApiErrorReply } from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { AccountsService } from './accounts.service';
@@ -54,6 +54,7 @@ export class UserSettingsController {
     'Invalid account_id, empty body or a field of the wrong type',
   )
   @ApiConfigNotFound()
+  @ApiBodyErrors()
   async update(
     @CurrentUser() user: AuthUser,
     @Param() { account_id }: ConfigAccountIdParam,

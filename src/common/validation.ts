@@ -1,5 +1,6 @@
-import { HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
-import { isISO8601, ValidateBy, ValidateIf } from 'class-validator';
+import { applyDecorators, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, ValidateBy, ValidateIf } from 'class-validator';
 import { AppError } from './errors/app-error';
 
 export interface FieldError {
@@ -49,16 +50,31 @@ export const IsOptionalNotNull = () =>
   ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 /**
- * An ISO 8601 date-time that JavaScript can read. @IsISO8601 alone also accepts week and ordinal
- * dates (`2026-W05`, `2026-032`), which `new Date()` turns into Invalid Date.
+ * ISO 8601 calendar dates, alone or with a time (minutes, seconds, fraction) and an offset:
+ * `2026-01-31`, `2026-01-31T10:00Z`, `2026-01-31T10:00:00.000+02:00`. Every string it matches is
+ * a date `new Date()` reads. Week and ordinal dates (`2026-W05`, `2026-032`), which @IsISO8601
+ * accepts and `new Date()` turns into Invalid Date, do not match; nor does a space instead of `T`
+ * (read as local time by some engines, not at all for years below 50).
  */
-export const IsReadableIsoDate = () =>
-  ValidateBy({
-    name: 'isReadableIsoDate',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' && isISO8601(value) && !Number.isNaN(Date.parse(value)),
-      defaultMessage: (args) =>
-        `${args?.property ?? 'value'} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
-    },
-  });
+export const ISO_DATE_TIME_PATTERN =
+  '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])' +
+  '(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$';
+const ISO_DATE_TIME = new RegExp(ISO_DATE_TIME_PATTERN);
+
+/** An optional date query parameter, declared to class-validator and OpenAPI alike. */
+export const IsoDateTimeProperty = (options: { description?: string; example?: string } = {}) =>
+  applyDecorators(
+    ApiPropertyOptional({ type: String, pattern: ISO_DATE_TIME_PATTERN, ...options }),
+    IsOptional(),
+    ValidateBy({
+      name: 'isReadableIsoDate',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' &&
+          ISO_DATE_TIME.test(value) &&
+          !Number.isNaN(Date.parse(value)),
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
+      },
+    }),
+  );

@@ -170,6 +170,68 @@ describe('validateEnv', () => {
     expect(found.join(' ')).not.toMatch(/a minute|maybe|yes please|ferret\b/);
   });
 
+  it('should read JWT_MAX_TTL as seconds or a duration, and bound the stream variables', () => {
+    expect(validateEnv(valid)).toMatchObject({
+      JWT_MAX_TTL: 86_400,
+      DMS_STREAM_REPLAY_MAX: 10_000,
+      DMS_STREAM_MAX_PER_USER: 5,
+    });
+    for (const [raw, seconds] of [
+      ['7200', 7_200],
+      ['90m', 5_400],
+      ['12h', 43_200],
+      ['7D', 604_800],
+    ] as const)
+      expect(validateEnv({ ...valid, JWT_MAX_TTL: raw }).JWT_MAX_TTL).toBe(seconds);
+    expect(
+      problems({
+        ...valid,
+        JWT_MAX_TTL: 'a day',
+        DMS_STREAM_MAX_PER_USER: '0',
+        JWT_SECRET_PREVIOUS: 'short',
+      }),
+    ).toEqual([
+      'JWT_SECRET_PREVIOUS must be longer than or equal to 16 characters',
+      'JWT_MAX_TTL must be seconds or a duration like 30m, 24h or 7d',
+      'DMS_STREAM_MAX_PER_USER must not be less than 1',
+    ]);
+    expect(problems({ ...valid, JWT_MAX_TTL: '30s' })).toEqual([
+      'JWT_MAX_TTL must not be less than 60',
+    ]);
+  });
+
+  it('should hold JWT_SECRET_PREVIOUS to the production rules of secrets', () => {
+    const production = {
+      ...valid,
+      ENVIRONMENT: 'production',
+      DATABASE_URL: 'mongodb://db:27017',
+    };
+    expect(problems({ ...production, JWT_SECRET_PREVIOUS: 'p'.repeat(20) })).toEqual([
+      'JWT_SECRET_PREVIOUS must be at least 32 characters in production',
+    ]);
+    expect(problems({ ...production, JWT_SECRET_PREVIOUS: 'p'.repeat(40) })).toEqual([]);
+  });
+
+  it('should hold META_WEBHOOK_VERIFY_TOKEN to 16 characters in production only', () => {
+    const production = { ...valid, ENVIRONMENT: 'production', DATABASE_URL: 'mongodb://db:27017' };
+    expect(problems({ ...production, META_WEBHOOK_VERIFY_TOKEN: 'v'.repeat(15) })).toEqual([
+      'META_WEBHOOK_VERIFY_TOKEN must be at least 16 characters in production',
+    ]);
+    expect(problems({ ...production, META_WEBHOOK_VERIFY_TOKEN: 'v'.repeat(16) })).toEqual([]);
+    expect(problems({ ...valid, META_WEBHOOK_VERIFY_TOKEN: 'short' })).toEqual([]);
+  });
+
+  it("should default MEDIA_HOSTS to Meta's media hosts and refuse an entry of another form", () => {
+    expect(validateEnv(valid).MEDIA_HOSTS).toContain('lookaside.fbsbx.com');
+    expect(validateEnv({ ...valid, MEDIA_HOSTS: 'http://127.0.0.1:9000' }).MEDIA_HOSTS).toBe(
+      'http://127.0.0.1:9000',
+    );
+    for (const bad of ['*.com', 'ftp://cdn.example.com', 'cdn.example.com/path', 'a,,*'])
+      expect(problems({ ...valid, MEDIA_HOSTS: bad })).toEqual([
+        expect.stringMatching(/^MEDIA_HOSTS must be a comma-separated list/),
+      ]);
+  });
+
   it('should take an empty value for its default, not for 0', () => {
     expect(validateEnv({ ...valid, PORT: '', WEBHOOK_LEASE_MS: ' ' })).toMatchObject({
       PORT: 8000,

@@ -12,9 +12,12 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidationError,
   validateSync,
 } from 'class-validator';
+import { parseTrustProxy, TRUST_PROXY_RULE } from '../common/http/trust-proxy';
+import { DEFAULT_MEDIA_HOSTS, MEDIA_HOSTS_RULE, parseMediaHosts } from '../dms/media-hosts';
 
 export enum Environment {
   Development = 'development',
@@ -38,6 +41,22 @@ const strictBoolean = ({ obj, key }: TransformFnParams): unknown => {
   return raw;
 };
 const BOOLEAN_RULE = { message: 'must be true or false' };
+
+const DURATION = /^(\d+)([smhd]?)$/;
+const UNIT_SECONDS = { '': 1, s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/** "3600", "90s", "30m", "24h" or "7d" in seconds; undefined for anything else. */
+export function durationSeconds(raw: string): number | undefined {
+  const match = DURATION.exec(raw.trim().toLowerCase());
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
+}
+
+/** Like strictBoolean, from the raw string: implicit conversion would make "24h" NaN first. */
+const seconds = ({ obj, key }: TransformFnParams): unknown => {
+  const raw: unknown = (obj as Record<string, unknown>)[key];
+  return typeof raw === 'string' ? (durationSeconds(raw) ?? raw) : raw;
+};
 
 const HTTP_URL = /^https?:\/\/[^\s/$.?#].[^\s]*$/i;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -71,6 +90,22 @@ export class Env {
   @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) API_URL!: string;
 
   @IsString() @MinLength(16) JWT_SECRET!: string;
+  /** The secret before a rotation: its tokens are still accepted until this is unset. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(16)
+  JWT_SECRET_PREVIOUS?: string;
+  /** Longest lifetime (exp − iat) of a dashboard token, in seconds or as 30m/24h/7d. */
+  @Transform(seconds)
+  @IsInt({ message: 'must be seconds or a duration like 30m, 24h or 7d' })
+  @Min(60)
+  @Max(7_776_000)
+  JWT_MAX_TTL: number = 86_400;
+  /** When set, a dashboard token's `iss` must equal it. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() JWT_ISSUER?: string;
+  /** When set, a dashboard token's `aud` must be or contain it. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() JWT_AUDIENCE?: string;
   @IsString() @MinLength(16) ENCRYPTION_KEY!: string;
 
   @IsOptional() @Transform(emptyToUndefined) @IsString() AWS_ACCESS_KEY_ID?: string;
@@ -124,6 +159,18 @@ export class Env {
   @IsInt() @Min(0) @Max(3_600_000) SYNC_RECONCILE_GRACE_MS: number = 120_000;
   /** Attachment URLs stored longer ago than this are re-read from Meta before a redirect. */
   @IsInt() @Min(0) @Max(2_592_000_000) MEDIA_URL_TTL_MS: number = 3_600_000;
+  /**
+   * Hosts the attachment route may probe and redirect to (src/dms/media-hosts.ts): https only,
+   * unless an entry spells out http:// (the simulator's local CDN in tests).
+   */
+  @ValidateBy({
+    name: 'isMediaHosts',
+    validator: {
+      validate: (value) => typeof value === 'string' && parseMediaHosts(value) !== undefined,
+      defaultMessage: () => MEDIA_HOSTS_RULE,
+    },
+  })
+  MEDIA_HOSTS: string = DEFAULT_MEDIA_HOSTS;
 
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
@@ -147,6 +194,23 @@ export class Env {
   @IsInt() @Min(1) @Max(1_000_000) THROTTLE_LIMIT: number = 600;
   /** Sends (POST /instagram-dms/send, comment replies) per route, user and window. */
   @IsInt() @Min(1) @Max(100_000) THROTTLE_SEND_LIMIT: number = 30;
+  /**
+   * Requests without a valid bearer token that do not succeed (401, 404, …), per client address
+   * and window, counted before the body is read (src/common/http/anonymous-limit.ts).
+   */
+  @IsInt() @Min(1) @Max(1_000_000) THROTTLE_ANONYMOUS_LIMIT: number = 120;
+  /**
+   * Which hops may name the client in X-Forwarded-For: a hop count, or the proxies' addresses,
+   * CIDR ranges and express' range names. Every per-IP limit counts the address this yields.
+   */
+  @ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value) => typeof value === 'string' && parseTrustProxy(value) !== undefined,
+      defaultMessage: () => TRUST_PROXY_RULE,
+    },
+  })
+  TRUST_PROXY: string = 'loopback';
 
   // --- Webhook delivery pipeline (src/webhook/webhook-tuning.ts)
   /** How long acknowledgements wait to share one insertMany (group commit). */
@@ -179,13 +243,18 @@ export class Env {
   @IsInt() @Min(10) @Max(300_000) DMS_STREAM_HEARTBEAT_MS: number = 15_000;
   /** > 0: each stream also polls the database this often (several instances); 0: local events only. */
   @IsInt() @Min(0) @Max(600_000) DMS_STREAM_POLL_MS: number = 0;
-  /** Most documents sent on a resume with Last-Event-ID. */
+  /** Documents of each collection read per page of a resume with Last-Event-ID. */
   @IsInt() @Min(1) @Max(100_000) DMS_STREAM_REPLAY_LIMIT: number = 5_000;
+  /** Most documents one resume replays in all; past it the client is told to re-sync. */
+  @IsInt() @Min(1) @Max(1_000_000) DMS_STREAM_REPLAY_MAX: number = 10_000;
+  /** Streams one user may hold open at once on this instance; the next one answers 429. */
+  @IsInt() @Min(1) @Max(1_000) DMS_STREAM_MAX_PER_USER: number = 5;
 }
 
 /** Secrets that must not be guessable in production. */
 const PRODUCTION_SECRETS = [
   'JWT_SECRET',
+  'JWT_SECRET_PREVIOUS',
   'ENCRYPTION_KEY',
   'INSTAGRAM_CLIENT_SECRET',
   'META_WEBHOOK_VERIFY_TOKEN',
@@ -193,6 +262,11 @@ const PRODUCTION_SECRETS = [
 const PLACEHOLDER =
   /^(your[_-]|change[_-]?me|changeme|secret$|password$|example|placeholder|xxx|dev[_-])/i;
 const MIN_PRODUCTION_SECRET = 32;
+/**
+ * The verify token is typed into the App Dashboard rather than generated, so it gets a lower bar
+ * than the keys; below it the public handshake route could be guessed at.
+ */
+const MIN_PRODUCTION_VERIFY_TOKEN = 16;
 
 function describe(errors: ValidationError[]): string[] {
   // The message names the variable and the rule, never the value: it may be a secret.
@@ -232,7 +306,12 @@ export function validateEnv(raw: Record<string, unknown>): Env {
       const value = env[name];
       if (typeof value !== 'string' || problems.some((p) => p.startsWith(`${name} `))) continue;
       if (PLACEHOLDER.test(value)) problems.push(`${name} is a placeholder; set a real secret`);
-      else if (name !== 'META_WEBHOOK_VERIFY_TOKEN' && value.length < MIN_PRODUCTION_SECRET)
+      else if (name === 'META_WEBHOOK_VERIFY_TOKEN') {
+        if (value.length < MIN_PRODUCTION_VERIFY_TOKEN)
+          problems.push(
+            `${name} must be at least ${MIN_PRODUCTION_VERIFY_TOKEN} characters in production`,
+          );
+      } else if (value.length < MIN_PRODUCTION_SECRET)
         problems.push(`${name} must be at least ${MIN_PRODUCTION_SECRET} characters in production`);
     }
     if (!env.DATABASE_URL) problems.push('DATABASE_URL is missing (required in production)');

@@ -10,6 +10,7 @@ import type { AppConfig } from '../config/app-config';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { MetaApiError } from '../instagram-graph/meta-error';
 import { refreshAttachmentUrls } from './attachments.mapping';
+import { isAllowedMediaUrl, type MediaHost, parseMediaHosts } from './media-hosts';
 import { customerOf, DmWriteLock } from './dm-write-lock';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import { InstagramDm } from './schemas/instagram-dm.schema';
@@ -32,12 +33,14 @@ const mediaExpired = () =>
 /**
  * Live links to DM media. The record keeps Meta's CDN URL and when it was fetched; Meta signs
  * those URLs for a limited time, so before redirecting an old (TTL) or dead (HEAD 4xx) URL is
- * replaced by the one a fresh Graph read of the message gives.
+ * replaced by the one a fresh Graph read of the message gives. Only URLs on MEDIA_HOSTS are
+ * probed or redirected to: a stored URL elsewhere is treated as dead, never requested.
  */
 @Injectable()
 export class AttachmentsService {
   private readonly logger = new Logger(AttachmentsService.name);
   private readonly ttlMs: number;
+  private readonly mediaHosts: MediaHost[];
   /** One Graph read per DM at a time: concurrent opens of a stale DM share it. */
   private readonly inflight = new Map<string, Promise<StoredDm>>();
 
@@ -50,6 +53,8 @@ export class AttachmentsService {
     @Inject(ConfigService) config: AppConfig,
   ) {
     this.ttlMs = config.get('MEDIA_URL_TTL_MS', { infer: true });
+    // Validated at start-up (src/config/env.ts), so the list is never empty here.
+    this.mediaHosts = parseMediaHosts(config.get('MEDIA_HOSTS', { infer: true })) ?? [];
   }
 
   /** A URL that serves attachment `n` (0-based) of the caller's DM `dmId` now. */
@@ -69,14 +74,19 @@ export class AttachmentsService {
     if (!attachment?.url) throw attachmentNotFound();
 
     const fetchedAt = attachment.url_fetched_at ? new Date(attachment.url_fetched_at).getTime() : 0;
-    const young = Date.now() - fetchedAt < this.ttlMs;
+    const allowed = isAllowedMediaUrl(attachment.url, this.mediaHosts);
+    if (!allowed)
+      this.logger.warn({ dmId }, 'stored attachment URL is not on MEDIA_HOSTS; re-reading it');
+    const young = allowed && Date.now() - fetchedAt < this.ttlMs;
     const gone = young && (await this.probe(attachment.url)) === 'gone';
     if (young && !gone) return attachment.url;
 
     const fresh = await this.refreshShared(dm);
     const url = fresh.attachments?.[n]?.url;
-    // An old URL Graph gives again is still good; a dead one Graph cannot replace is not.
-    if (!url || (gone && url === attachment.url)) throw mediaExpired();
+    // An old URL Graph gives again is still good; a dead one Graph cannot replace is not, and
+    // neither is one off MEDIA_HOSTS, wherever it came from.
+    if (!url || (gone && url === attachment.url) || !isAllowedMediaUrl(url, this.mediaHosts))
+      throw mediaExpired();
     return url;
   }
 

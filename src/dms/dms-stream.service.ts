@@ -1,10 +1,12 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Request, Response } from 'express';
 import { Model } from 'mongoose';
 import { Subject, Subscription } from 'rxjs';
+import { ACCOUNT_DELETED, type AccountDeletedEvent } from '../accounts/accounts.types';
 import type { AuthUser } from '../auth/auth-user';
+import { AppError } from '../common/errors/app-error';
 import type { AppConfig } from '../config/app-config';
 import { DmsService, serializeDm, windowOf } from './dms.service';
 import { CONVERSATION_CHANGED, DM_CHANGED, type DmChangedEvent } from './events/dm-events';
@@ -21,8 +23,14 @@ export interface DmsStreamOptions {
    * it sent, so changes written by other instances reach it too. 0: local events only.
    */
   pollMs: number;
-  /** Most documents sent on a resume (older gaps need a full reload by the client). */
+  /** Documents of each collection read per page of a resume. */
   replayLimit: number;
+  /** Most documents one resume sends in all; a larger gap gets a `resync` event instead. */
+  replayMax: number;
+  /** Streams one user may hold open at once on this instance. */
+  maxPerUser: number;
+  /** How often a stream re-reads which accounts are the caller's (changes made elsewhere). */
+  rescopeMs: number;
 }
 
 /** From the validated DMS_STREAM_* variables (bounds and defaults in src/config/env.ts). */
@@ -31,7 +39,16 @@ export function streamOptionsFromConfig(config: AppConfig): DmsStreamOptions {
     heartbeatMs: config.get('DMS_STREAM_HEARTBEAT_MS', { infer: true }),
     pollMs: config.get('DMS_STREAM_POLL_MS', { infer: true }),
     replayLimit: config.get('DMS_STREAM_REPLAY_LIMIT', { infer: true }),
+    replayMax: config.get('DMS_STREAM_REPLAY_MAX', { infer: true }),
+    maxPerUser: config.get('DMS_STREAM_MAX_PER_USER', { infer: true }),
+    rescopeMs: 60_000,
   };
+}
+
+/** An open stream, as the service's per-user registry knows it. */
+interface OpenStream {
+  /** The caller lost this account (deleted here); a stream limited to it ends. */
+  accountRemoved(accountId: string): void;
 }
 
 /** One server-sent event; `id` is `<updated_at ms>-<_id>`, so a resume is a database query. */
@@ -61,8 +78,11 @@ const after = (a: { t: number; key: string }, b: { t: number; key: string }) =>
 
 /** A client that stopped reading is let go past this much unsent data; it resumes by its id. */
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
-/** Pages of a resume replayed before the stream goes live (each up to the replay limit). */
-const MAX_REPLAY_PAGES = 20;
+/**
+ * Retry-After of a stream refused for being one too many: streams are long-lived, so no moment is
+ * known when one frees up; this only keeps a looping client from retrying at once.
+ */
+const TOO_MANY_STREAMS_RETRY_S = 30;
 
 /**
  * Live DMs and conversations of the caller's accounts as Server-Sent Events.
@@ -73,6 +93,8 @@ const MAX_REPLAY_PAGES = 20;
 export class DmsStreamService implements OnModuleDestroy {
   private readonly logger = new Logger(DmsStreamService.name);
   private readonly live = new Subject<StreamItem>();
+  /** Open streams per user id (this instance only: each instance enforces the cap on its own). */
+  private readonly streams = new Map<string, Set<OpenStream>>();
 
   constructor(
     @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
@@ -84,6 +106,42 @@ export class DmsStreamService implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.live.complete();
+  }
+
+  /** Synchronous, so it runs before the purge's deletions are announced (account-purge.listener). */
+  @OnEvent(ACCOUNT_DELETED, { suppressErrors: true })
+  onAccountDeleted(event: AccountDeletedEvent): void {
+    if (!event?.userId || !event.accountId) return;
+    for (const stream of this.streams.get(event.userId) ?? []) {
+      try {
+        stream.accountRemoved(event.accountId);
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).name }, 'stream: account removal failed');
+      }
+    }
+  }
+
+  /** Counts the stream against the user's cap, or refuses it before anything is written. */
+  private admit(userId: string, stream: OpenStream): void {
+    const open = this.streams.get(userId) ?? new Set<OpenStream>();
+    const max = this.options.maxPerUser;
+    if (open.size >= max) {
+      this.logger.warn({ userId, open: open.size }, 'stream refused: too many open');
+      throw new AppError(
+        HttpStatus.TOO_MANY_REQUESTS,
+        'TOO_MANY_STREAMS',
+        `At most ${max} live streams per user are open at once; close one or retry later`,
+        { headers: { 'Retry-After': String(TOO_MANY_STREAMS_RETRY_S) } },
+      );
+    }
+    open.add(stream);
+    this.streams.set(userId, open);
+  }
+
+  private release(userId: string, stream: OpenStream): void {
+    const open = this.streams.get(userId);
+    open?.delete(stream);
+    if (open?.size === 0) this.streams.delete(userId);
   }
 
   @OnEvent(DM_CHANGED, { async: true, promisify: true, suppressErrors: true })
@@ -202,13 +260,40 @@ export class DmsStreamService implements OnModuleDestroy {
     return { items, truncated: end !== undefined };
   }
 
-  /** Serves one stream on the raw response until the client goes away. */
+  /**
+   * Documents of these accounts changed since `since`, counted up to `cap` per collection (a
+   * range of the same index the replay reads), so a resume too large for the bound costs a count,
+   * not the replay of documents the client must reload anyway.
+   */
+  private async countSince(
+    accountIds: string[],
+    since: { t: number; key: string },
+    cap: number,
+  ): Promise<number> {
+    if (accountIds.length === 0) return 0;
+    const at = new Date(since.t);
+    const [dms, convs] = await Promise.all([
+      this.dms
+        .countDocuments({ platform_account_id: { $in: accountIds }, updated_at: { $gte: at } })
+        .limit(cap)
+        .exec(),
+      this.conversations
+        .countDocuments({ platform_account_id: { $in: accountIds }, updated_at: { $gte: at } })
+        .limit(cap)
+        .exec(),
+    ]);
+    return dms + convs;
+  }
+
+  /** Serves one stream on the raw response until the client goes away or loses access. */
   async open(
     user: AuthUser,
     req: Request,
     res: Response,
     opts: { lastEventId?: string; accountId?: string },
   ): Promise<void> {
+    const stream: OpenStream = { accountRemoved: () => undefined };
+    this.admit(user.id, stream);
     // Listening first: a client gone while the accounts are looked up must not leave a
     // subscription and timers behind for good.
     let closed = false;
@@ -217,15 +302,44 @@ export class DmsStreamService implements OnModuleDestroy {
     const close = () => {
       if (closed) return;
       closed = true;
+      this.release(user.id, stream);
       subscription?.unsubscribe();
       timers.forEach((t) => clearInterval(t));
     };
     req.on('close', close);
     res.on('close', close);
     res.on('error', close);
+    /** Says why in a last event (no id: nothing to resume), then ends the response. */
+    const end = (reason: 'account_removed' | 'token_expired', detail: object = {}) => {
+      if (closed) return;
+      if (res.headersSent)
+        res.write(`event: stream.end\ndata: ${JSON.stringify({ reason, ...detail })}\n\n`);
+      close();
+      res.end();
+    };
 
-    let accountIds = await this.dmsService.scopeAccounts(user, opts.accountId);
-    let owned = new Set(accountIds);
+    let accountIds: string[] = [];
+    let owned = new Set<string>();
+    // Accounts the caller lost while this stream is open. Their purge's deletions still reach it
+    // (the client holds those DMs); nothing else of them does.
+    const removed = new Set<string>();
+    stream.accountRemoved = (accountId) => {
+      removed.add(accountId);
+      accountIds = accountIds.filter((id) => id !== accountId);
+      owned.delete(accountId);
+      if (accountId === opts.accountId && res.headersSent)
+        end('account_removed', { platform_account_id: accountId });
+    };
+
+    try {
+      accountIds = (await this.dmsService.scopeAccounts(user, opts.accountId)).filter(
+        (id) => !removed.has(id),
+      );
+    } catch (error) {
+      close();
+      throw error;
+    }
+    owned = new Set(accountIds);
     if (closed || req.destroyed) return close();
     const parsed = parseEventId(opts.lastEventId);
     // An id from the future (a bad client, another instance's clock) would hide every change
@@ -239,14 +353,19 @@ export class DmsStreamService implements OnModuleDestroy {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write('retry: 3000\n\n');
+    // Removed while its accounts were being looked up.
+    if (opts.accountId && removed.has(opts.accountId))
+      return end('account_removed', { platform_account_id: opts.accountId });
 
     let replaying = true;
     const buffered: StreamItem[] = [];
     const sent = new Set<string>();
     let cursor = resumeFrom ?? { t: Date.now(), key: '' };
 
+    const visible = (item: StreamItem) =>
+      owned.has(item.accountId) || (item.event === 'dm.deleted' && removed.has(item.accountId));
     const write = (item: StreamItem) => {
-      if (closed || sent.has(item.id) || !owned.has(item.accountId)) return;
+      if (closed || sent.has(item.id) || !visible(item)) return;
       sent.add(item.id);
       if (sent.size > 20_000) sent.clear();
       if (item.event === 'dm.deleted') {
@@ -266,24 +385,59 @@ export class DmsStreamService implements OnModuleDestroy {
     };
 
     // Subscribe before querying, so nothing written during the replay is lost; dedupe by id.
+    const listeningSince = { t: Date.now(), key: '' };
     subscription = this.live.subscribe((item) => (replaying ? buffered.push(item) : write(item)));
 
+    const max = this.options.replayMax;
+    let resync = false;
     try {
-      let from = resumeFrom;
-      for (let page = 0; from && !closed && page < MAX_REPLAY_PAGES; page += 1) {
+      resync = !!resumeFrom && (await this.countSince(accountIds, resumeFrom, max + 1)) > max;
+      let from = resync ? null : resumeFrom;
+      let replayed = 0;
+      while (from && !closed) {
         const { items, truncated } = await this.changedSince(accountIds, from);
-        items.forEach(write);
-        from = truncated && items.length > 0 ? items[items.length - 1] : null;
+        const room = max - replayed;
+        items.slice(0, room).forEach(write);
+        replayed += Math.min(items.length, room);
+        // Past the bound (written meanwhile), or a page of one instant it cannot get past.
+        if (items.length > room || (truncated && items.length === 0)) {
+          resync = true;
+          break;
+        }
+        from = truncated ? items[items.length - 1] : null;
       }
     } catch (error) {
+      // Going live now would skip the rest: the client reconnects and resumes from its last id.
       this.logger.warn({ userId: user.id, err: (error as Error).name }, 'stream: replay failed');
+      close();
+      res.end();
+      return;
+    }
+    if (closed) return;
+    if (resync) {
+      // The client reloads its lists instead; what changes from the moment this stream started
+      // listening still comes here, and the id lets a reconnect resume from that moment.
+      if (after(listeningSince, cursor)) cursor = listeningSince;
+      const data = JSON.stringify({ reason: 'replay_limit', max_documents: max });
+      res.write(`id: ${listeningSince.t}-0\nevent: resync\ndata: ${data}\n\n`);
+      this.logger.log({ userId: user.id, max }, 'stream: resume past the replay bound, resync');
     }
     replaying = false;
     for (const item of buffered.splice(0)) write(item);
     if (closed) return;
 
-    timers.push(setInterval(() => !closed && res.write(': ping\n\n'), this.options.heartbeatMs));
-    // Accounts connected or removed while the stream is open.
+    timers.push(
+      setInterval(() => {
+        if (closed) return;
+        // Checked per heartbeat rather than by a timer at exp: precise enough, and no timer past
+        // setTimeout's 24.8-day range.
+        if (user.tokenExpiresAt !== undefined && Date.now() >= user.tokenExpiresAt)
+          return end('token_expired');
+        res.write(': ping\n\n');
+      }, this.options.heartbeatMs),
+    );
+    // Accounts connected or removed while the stream is open (also by other instances, which
+    // send no event here).
     timers.push(
       setInterval(() => {
         void this.dmsService
@@ -292,8 +446,11 @@ export class DmsStreamService implements OnModuleDestroy {
             accountIds = ids;
             owned = new Set(ids);
           })
-          .catch(() => undefined);
-      }, 60_000),
+          .catch((error: unknown) => {
+            if (opts.accountId && error instanceof AppError && error.code === 'ACCOUNT_NOT_FOUND')
+              end('account_removed', { platform_account_id: opts.accountId });
+          });
+      }, this.options.rescopeMs),
     );
     if (this.options.pollMs > 0) {
       let polling = false;
@@ -308,6 +465,6 @@ export class DmsStreamService implements OnModuleDestroy {
         }, this.options.pollMs),
       );
     }
-    this.logger.log({ userId: user.id, resumed: resumeFrom !== null }, 'stream opened');
+    this.logger.log({ userId: user.id, resumed: resumeFrom !== null, resync }, 'stream opened');
   }
 }

@@ -155,9 +155,7 @@ export class DmsService {
 
     const pageFilter: FilterQuery<InstagramDm> = { ...filter };
     if (q.cursor !== undefined) {
-      const k = decodeCursor(q.cursor);
-      if (!Types.ObjectId.isValid(k.id))
-        throw new AppError(HttpStatus.BAD_REQUEST, 'INVALID_CURSOR', 'Invalid cursor');
+      const k = decodeCursor(q.cursor, 'dm');
       const at = new Date(k.t);
       pageFilter.$and = [
         { created_at: { $lte: at } },
@@ -565,7 +563,7 @@ export class DmsService {
     if (q.unread_only) filter.unread_count = { $gt: 0 };
     const pageFilter: FilterQuery<InstagramConversation> = { ...filter };
     if (q.cursor !== undefined) {
-      const k = decodeCursor(q.cursor);
+      const k = decodeCursor(q.cursor, 'conversation');
       const at = new Date(k.t);
       pageFilter.$and = [
         { last_message_at: { $lte: at } },

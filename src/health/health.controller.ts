@@ -5,8 +5,8 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
-import { ApiRateLimited } from '../auth/api-errors';
 import { Public } from '../auth/public.decorator';
 import { DatabaseHealthIndicator } from './database.health';
 
@@ -22,7 +22,10 @@ export class HealthReplyDto {
 export class HealthController {
   constructor(private readonly database: DatabaseHealthIndicator) {}
 
+  // Never throttled: behind a load balancer one client's flood would make the balancer's own
+  // checks fail and take the instance out of rotation.
   @Public()
+  @SkipThrottle()
   @Get()
   @ApiOperation({
     summary: 'Liveness and database reachability, without a token (load balancers, uptime checks)',
@@ -32,7 +35,6 @@ export class HealthController {
     type: HealthReplyDto,
     description: 'The database does not answer',
   })
-  @ApiRateLimited()
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthReplyDto> {
     const result = await this.database.ping('database', 1_500);
     const up = result.database?.status === 'up';

@@ -41,7 +41,7 @@ export class SyncInsights implements OnModuleInit {
   }
 
   async deliveries(targets: InsightTarget[]): Promise<Parts> {
-    const counts = await this.webhook.countsForAccounts([...new Set(targets.map((t) => t.igId))]);
+    const counts = await this.webhook.countsForAccounts(targets);
     return Object.fromEntries(
       targets.map((t) => {
         const c = counts[t.igId] ?? { unroutable: 0, failed: 0 };

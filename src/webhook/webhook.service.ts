@@ -150,11 +150,14 @@ export class WebhookService {
 
   /**
    * Diagnostics: counts and ids only, never payloads, of the deliveries that named the caller's
-   * accounts (a delivery for an unknown account belongs to nobody yet).
+   * accounts (a delivery for an unknown account belongs to nobody yet). An account another user
+   * had before shows only what arrived after that user deleted it: deliveries carry the Instagram
+   * id, which changes hands, not the igdm account.
    */
   async listByStatus(user: AuthUser, status: DeliveryStatus, limit: number) {
     const igIds = await this.accounts.listOwnedIgIds(user);
-    const filter = { entry_ids: { $in: igIds }, status };
+    const since = await this.accounts.handedOverAt(user.id, igIds);
+    const filter = { $or: ownedDeliveries(igIds, since), status };
     const [total, docs] =
       igIds.length === 0
         ? [0, []]
@@ -183,20 +186,30 @@ export class WebhookService {
   /**
    * Per business account id: deliveries waiting for an account to be connected (`unroutable_ids`)
    * and deliveries that failed processing. A failed delivery records no account, so it is
-   * attributed by the entry ids recorded at the ack.
+   * attributed by the entry ids recorded at the ack, and only from when the owner asking got
+   * the id (see listByStatus).
    */
   async countsForAccounts(
-    igIds: string[],
+    targets: { igId: string; userId: string }[],
   ): Promise<Record<string, { unroutable: number; failed: number }>> {
+    const igIds = [...new Set(targets.map((t) => t.igId))];
     const counts = new Map(igIds.map((id) => [id, { unroutable: 0, failed: 0 }]));
     if (igIds.length === 0) return {};
+    const since = new Map<string, Date>();
+    for (const userId of new Set(targets.map((t) => t.userId))) {
+      const mine = targets.filter((t) => t.userId === userId).map((t) => t.igId);
+      for (const [id, at] of await this.accounts.handedOverAt(userId, mine)) since.set(id, at);
+    }
     const [unroutable, failed] = await Promise.all([
       this.deliveries
         .find({ unroutable_ids: { $in: igIds } }, { _id: 0, unroutable_ids: 1 })
         .lean()
         .exec(),
       this.deliveries
-        .find({ entry_ids: { $in: igIds }, status: 'failed' }, { _id: 0, entry_ids: 1 })
+        .find(
+          { $or: ownedDeliveries(igIds, since), status: 'failed' },
+          { _id: 0, entry_ids: 1, received_at: 1 },
+        )
         .lean()
         .exec(),
     ]);
@@ -208,10 +221,21 @@ export class WebhookService {
     for (const d of failed)
       for (const id of d.entry_ids ?? []) {
         const c = counts.get(id);
-        if (c) c.failed += 1;
+        // A batch naming two accounts matches through either; each counts only in its own window.
+        const from = since.get(id);
+        if (c && (!from || d.received_at > from)) c.failed += 1;
       }
     return Object.fromEntries(counts);
   }
+}
+
+/** Deliveries naming `igIds`, each id's only from when it last changed hands (`since`). */
+function ownedDeliveries(igIds: string[], since: Map<string, Date>) {
+  const always = igIds.filter((id) => !since.has(id));
+  return [
+    ...(always.length > 0 ? [{ entry_ids: { $in: always } }] : []),
+    ...[...since].map(([id, at]) => ({ entry_ids: id, received_at: { $gt: at } })),
+  ];
 }
 
 function unavailable(): ServiceUnavailableException {

@@ -75,16 +75,37 @@ describe('accounts', () => {
     return new URL(meta.headers.get('location')!);
   }
 
-  /** Follows Instagram's redirect to our callback; returns the frontend redirect's query. */
-  async function callback(search: string): Promise<URLSearchParams> {
+  /**
+   * Follows Instagram's redirect to our callback and, when it hands out a connect ticket, finishes
+   * as `userId`'s dashboard does (POST …/connect/finish). Returns the outcome in the callback's
+   * terms: `instagram=connected&account_id=…[&missing_scopes=…]` or `instagram=error&code=…`.
+   */
+  async function callback(search: string, userId?: string): Promise<URLSearchParams> {
     const res = await t.http().get(`/accounts/instagram/callback${search}`).expect(302);
     const location = new URL(res.headers.location);
     expect(location.origin).toBe(t.env.FRONTEND_URL);
-    return location.searchParams;
+    if (location.searchParams.get('instagram') !== 'authorized' || !userId)
+      return location.searchParams;
+    const finish = await t
+      .http()
+      .post('/accounts/instagram/connect/finish')
+      .set(t.bearer(userId))
+      .send({ connect_ticket: location.searchParams.get('connect_ticket') });
+    if (finish.status !== 200)
+      return new URLSearchParams({ instagram: 'error', code: finish.body.error.code });
+    const { account_id, missing_scopes } = finish.body.data as {
+      account_id: string;
+      missing_scopes: string[];
+    };
+    return new URLSearchParams({
+      instagram: 'connected',
+      account_id,
+      ...(missing_scopes.length ? { missing_scopes: missing_scopes.join(',') } : {}),
+    });
   }
 
   async function connect(userId: string, biz: Business): Promise<URLSearchParams> {
-    return callback((await authorize(userId, biz)).search);
+    return callback((await authorize(userId, biz)).search, userId);
   }
 
   describe('connect', () => {
@@ -145,9 +166,9 @@ describe('accounts', () => {
         token_refreshed_at: expect.any(Date),
       });
       expect(doc.instagram_data.app_scoped_id).not.toBe(biz.igId);
-      expect(doc.access_token).toMatch(/^v1:/);
+      expect(doc.access_token).toMatch(/^v2:/);
       // The long-lived token the simulator issued last is the one stored.
-      expect(cipher.decrypt(doc.access_token)).toBe(biz.accessToken);
+      expect(cipher.decrypt(doc.access_token, String(doc._id))).toBe(biz.accessToken);
       expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
       expect([...doc.subscribed_fields].sort()).toEqual([...WEBHOOK_FIELDS].sort());
       expect([...biz.subscribedFields].sort()).toEqual([...WEBHOOK_FIELDS].sort());
@@ -226,7 +247,7 @@ describe('accounts', () => {
       const doc = (await accountDoc(second.get('account_id')!))!;
       expect(doc.status).toBe('active');
       expect(doc.status_reason).toBeUndefined();
-      expect(cipher.decrypt(doc.access_token)).toBe(biz.accessToken);
+      expect(cipher.decrypt(doc.access_token, String(doc._id))).toBe(biz.accessToken);
       expect((await settingsDoc(userId))!.configs).toHaveLength(1);
     });
 
@@ -236,7 +257,7 @@ describe('accounts', () => {
       const meta = await authorize(userId, biz, { deny: true });
       expect(meta.searchParams.get('error')).toBe('access_denied');
 
-      const outcome = await callback(meta.search);
+      const outcome = await callback(meta.search, userId);
 
       expect(Object.fromEntries(outcome)).toEqual({ instagram: 'error', code: 'OAUTH_DENIED' });
       expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
@@ -249,7 +270,10 @@ describe('accounts', () => {
       const forged = new JwtService({ secret: t.env.JWT_SECRET }).sign({ sub: userId, nonce: 'x' });
       const exchanges = sim.requests({ endpoint: 'token' }).length;
 
-      const outcome = await callback(`?code=${meta.searchParams.get('code')}&state=${forged}`);
+      const outcome = await callback(
+        `?code=${meta.searchParams.get('code')}&state=${forged}`,
+        userId,
+      );
 
       expect(Object.fromEntries(outcome)).toEqual({
         instagram: 'error',
@@ -271,10 +295,10 @@ describe('accounts', () => {
       const userId = newUserId();
       const biz = sim.createBusiness();
       const meta = await authorize(userId, biz);
-      const first = await callback(meta.search);
+      const first = await callback(meta.search, userId);
       expect(first.get('instagram')).toBe('connected');
 
-      const again = await callback(meta.search);
+      const again = await callback(meta.search, userId);
 
       expect(Object.fromEntries(again)).toEqual({
         instagram: 'error',
@@ -299,7 +323,10 @@ describe('accounts', () => {
         { secret: key, expiresIn: 600, audience: 'igdm:instagram-connect' },
       );
 
-      const outcome = await callback(`?code=${meta.searchParams.get('code')}&state=${expired}`);
+      const outcome = await callback(
+        `?code=${meta.searchParams.get('code')}&state=${expired}`,
+        userId,
+      );
 
       expect(Object.fromEntries(outcome)).toEqual({
         instagram: 'error',
@@ -308,12 +335,15 @@ describe('accounts', () => {
       expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
     });
 
-    it('should redirect with OAUTH_CODE_INVALID when Meta refuses the code', async () => {
+    it('should answer the finish with OAUTH_CODE_INVALID when Meta refuses the code', async () => {
       const userId = newUserId();
       const biz = sim.createBusiness();
       const meta = await authorize(userId, biz);
 
-      const outcome = await callback(`?code=not-a-code&state=${meta.searchParams.get('state')}`);
+      const outcome = await callback(
+        `?code=not-a-code&state=${meta.searchParams.get('state')}`,
+        userId,
+      );
 
       expect(Object.fromEntries(outcome)).toEqual({
         instagram: 'error',
@@ -322,13 +352,13 @@ describe('accounts', () => {
       expect(await db().collection('accounts').countDocuments({ user_id: userId })).toBe(0);
     });
 
-    it('should redirect with META_ERROR and store nothing when /me fails', async () => {
+    it('should answer the finish with META_ERROR and store nothing when /me fails', async () => {
       const userId = newUserId();
       const biz = sim.createBusiness();
       const meta = await authorize(userId, biz);
       sim.fault({ endpoint: 'me', metaError: { code: 100, message: 'Unsupported get request' } });
       try {
-        const outcome = await callback(meta.search);
+        const outcome = await callback(meta.search, userId);
         expect(Object.fromEntries(outcome)).toEqual({ instagram: 'error', code: 'META_ERROR' });
       } finally {
         sim.clearFaults();
@@ -367,7 +397,7 @@ describe('accounts', () => {
         grant: ['instagram_business_basic', 'instagram_business_manage_messages'],
       });
 
-      const outcome = await callback(meta.search);
+      const outcome = await callback(meta.search, userId);
 
       expect(outcome.get('instagram')).toBe('connected');
       expect(outcome.get('missing_scopes')).toBe('instagram_business_manage_comments');
@@ -418,9 +448,10 @@ describe('accounts', () => {
         accountIgId: biz.igId,
       });
 
-      const outcomes = await Promise.all([callback(metaA.search), callback(metaB.search)]).finally(
-        () => slow.clear(),
-      );
+      const outcomes = await Promise.all([
+        callback(metaA.search, a),
+        callback(metaB.search, b),
+      ]).finally(() => slow.clear());
 
       expect(outcomes.map((o) => o.get('instagram') ?? '').sort()).toEqual(['connected', 'error']);
       expect(outcomes.find((o) => o.get('instagram') === 'error')!.get('code')).toBe(
@@ -441,7 +472,10 @@ describe('accounts', () => {
       const biz = sim.createBusiness();
       const [first, second] = [await authorize(userId, biz), await authorize(userId, biz)];
 
-      const outcomes = await Promise.all([callback(first.search), callback(second.search)]);
+      const outcomes = await Promise.all([
+        callback(first.search, userId),
+        callback(second.search, userId),
+      ]);
 
       expect(outcomes.map((o) => o.get('instagram'))).toEqual(['connected', 'connected']);
       expect(outcomes[0].get('account_id')).toBe(outcomes[1].get('account_id'));
@@ -484,13 +518,13 @@ describe('accounts', () => {
       expect(run).toEqual({ refreshed: 1, failed: 0, needsReauth: 0 });
       expect(refreshCalls() - calls).toBe(1);
       const doc = (await accountDoc(expiring.accountId))!;
-      expect(cipher.decrypt(doc.access_token)).toBe(expiring.biz.accessToken);
+      expect(cipher.decrypt(doc.access_token, String(doc._id))).toBe(expiring.biz.accessToken);
       expect(expiring.biz.accessToken).not.toBe(expiring.oldToken);
       expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
       expect(doc.token_refreshed_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
       expect(doc.refresh_lease_until).toBeUndefined();
       const untouched = (await accountDoc(fresh.accountId))!;
-      expect(cipher.decrypt(untouched.access_token)).toBe(fresh.oldToken);
+      expect(cipher.decrypt(untouched.access_token, String(untouched._id))).toBe(fresh.oldToken);
     });
 
     it('should refresh each account once when two instances run at the same time', async () => {
@@ -515,9 +549,9 @@ describe('accounts', () => {
       expect(runs.reduce((n, r) => n + r.refreshed, 0)).toBe(2);
       expect(refreshCalls() - calls).toBe(2);
       for (const given of [a, b]) {
-        expect(cipher.decrypt((await accountDoc(given.accountId))!.access_token)).toBe(
-          given.biz.accessToken,
-        );
+        expect(
+          cipher.decrypt((await accountDoc(given.accountId))!.access_token, given.accountId),
+        ).toBe(given.biz.accessToken);
       }
     });
 
@@ -543,10 +577,12 @@ describe('accounts', () => {
       const run = await tokens.refreshExpiringTokens();
 
       expect(run.refreshed).toBe(1);
-      expect(cipher.decrypt((await accountDoc(held.accountId))!.access_token)).toBe(held.oldToken);
-      expect(cipher.decrypt((await accountDoc(orphaned.accountId))!.access_token)).toBe(
-        orphaned.biz.accessToken,
+      expect(cipher.decrypt((await accountDoc(held.accountId))!.access_token, held.accountId)).toBe(
+        held.oldToken,
       );
+      expect(
+        cipher.decrypt((await accountDoc(orphaned.accountId))!.access_token, orphaned.accountId),
+      ).toBe(orphaned.biz.accessToken);
       expect(await leases.findOne({ _id: orphaned.accountId as never })).toBeNull();
       await leases.deleteOne({ _id: held.accountId as never });
     });
@@ -562,9 +598,9 @@ describe('accounts', () => {
       expect(new Date(res.body.data.token_expires_at).getTime()).toBeGreaterThan(
         Date.now() + 59 * DAY_MS,
       );
-      expect(cipher.decrypt((await accountDoc(given.accountId))!.access_token)).toBe(
-        given.biz.accessToken,
-      );
+      expect(
+        cipher.decrypt((await accountDoc(given.accountId))!.access_token, given.accountId),
+      ).toBe(given.biz.accessToken);
     });
 
     it('should not write a refreshed token back into an account deleted while Meta answered', async () => {

@@ -4,6 +4,7 @@ import { MetaSimulator, startMetaSimulator } from '../../meta-simulator';
 import { AccountTokensService } from '../../src/accounts/account-tokens.service';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { TokenCipher } from '../../src/accounts/token-cipher';
+import { TokenBindingMigration } from '../../src/accounts/token-binding.migration';
 import { createTestApp, newUserId, TestApp } from '../support/e2e';
 import { givenAccount, storedAccount } from '../support/factories';
 import { Types } from 'mongoose';
@@ -70,7 +71,7 @@ describe('accounts written by the Python service', () => {
     });
   });
 
-  it('should refresh a legacy token near its expiry and store the new one as v1', async () => {
+  it('should refresh a legacy token near its expiry and store the new one bound to its account', async () => {
     // 55 days after the Python service wrote it, its 60-day token expires within the 10-day margin.
     const { biz, accountId } = await givenLegacyAccount(vector.fernet_token, 55);
     // Meta knows the vector's plaintext as this account's two-day-old long-lived token.
@@ -87,8 +88,8 @@ describe('accounts written by the Python service', () => {
 
     expect(run.refreshed).toBe(1);
     const doc = (await accountDoc(accountId))!;
-    expect(doc.access_token).toMatch(/^v1:/);
-    const fresh = new TokenCipher(REFERENCE_KEY).decrypt(doc.access_token);
+    expect(doc.access_token).toMatch(/^v2:/);
+    const fresh = new TokenCipher(REFERENCE_KEY).decrypt(doc.access_token, accountId);
     expect(fresh).not.toBe(vector.plaintext);
     expect(sim.token(fresh)?.igId).toBe(biz.igId);
     expect(doc.token_expires_at.getTime()).toBeGreaterThan(Date.now() + 59 * DAY_MS);
@@ -125,8 +126,8 @@ describe('accounts written by the Python service', () => {
     await t.http().post(`/accounts/${accountId}/resubscribe`).set(t.bearer(userId)).expect(200);
 
     const stored = (await accountDoc(accountId))!.access_token as string;
-    expect(stored).toMatch(/^v1:/);
-    expect(new TokenCipher(REFERENCE_KEY).decrypt(stored)).toBe(vector.plaintext);
+    expect(stored).toMatch(/^v2:/);
+    expect(new TokenCipher(REFERENCE_KEY).decrypt(stored, accountId)).toBe(vector.plaintext);
     await expect(accounts.getGraphAccount(accountId)).resolves.toMatchObject({
       accessToken: vector.plaintext,
     });
@@ -179,5 +180,68 @@ describe('accounts written by the Python service', () => {
     expect(run.failed).toBeGreaterThanOrEqual(1);
     expect(sim.requests({ endpoint: 'refresh' }).length).toBe(calls);
     expect((await accountDoc(accountId))!.access_token).not.toMatch(/^IGAA/);
+  });
+  it('should refuse an access token copied from another account, and call Meta with neither', async () => {
+    const victim = sim.createBusiness();
+    const attacker = sim.createBusiness();
+    const a = await givenAccount(t, {
+      userId: newUserId(),
+      igId: victim.igId,
+      accessToken: victim.accessToken,
+    });
+    const b = await givenAccount(t, {
+      userId: newUserId(),
+      igId: attacker.igId,
+      accessToken: attacker.accessToken,
+    });
+    // Someone with write access to the database moves the victim's ciphertext to their account.
+    const stolen = (await accountDoc(a.accountId))!.access_token as string;
+    expect(stolen).toMatch(/^v2:/);
+    await t.connection
+      .db!.collection('accounts')
+      .updateOne({ _id: new Types.ObjectId(b.accountId) }, { $set: { access_token: stolen } });
+    const seen = sim.requests().length;
+
+    const res = await t
+      .http()
+      .post(`/accounts/${b.accountId}/resubscribe`)
+      .set(t.bearer(b.userId))
+      .expect(409);
+
+    expect(res.body.error).toMatchObject({
+      code: 'ACCOUNT_REAUTH_REQUIRED',
+      details: { reason: 'TOKEN_UNDECRYPTABLE' },
+    });
+    expect(sim.requests().length).toBe(seen);
+    await expect(accounts.getGraphAccount(a.accountId)).resolves.toMatchObject({
+      accessToken: victim.accessToken,
+    });
+  });
+
+  it('should bind every stored token to its account once at start-up, Fernet and v1 alike', async () => {
+    const fernet = await givenLegacyAccount(vector.fernet_token, 1);
+    const unbound = await givenLegacyAccount(
+      new TokenCipher(REFERENCE_KEY).encrypt('IGAA-v1-token'),
+      1,
+    );
+    const undecryptable = await givenLegacyAccount(vectors.wrong_key.fernet_token, 1);
+
+    const reencrypted = await t.app.get(TokenBindingMigration).run({ force: true });
+
+    expect(reencrypted).toBeGreaterThanOrEqual(2);
+    for (const [given, plaintext] of [
+      [fernet, vector.plaintext],
+      [unbound, 'IGAA-v1-token'],
+    ] as const) {
+      const stored = (await accountDoc(given.accountId))!.access_token as string;
+      expect(stored).toMatch(/^v2:/);
+      expect(new TokenCipher(REFERENCE_KEY).decrypt(stored, given.accountId)).toBe(plaintext);
+    }
+    // A token that does not decrypt is left for the operator (right key, or a reconnect).
+    expect((await accountDoc(undecryptable.accountId))!.access_token).toBe(
+      vectors.wrong_key.fernet_token,
+    );
+    // Once is enough: nothing is left to re-encrypt.
+    expect(await t.app.get(TokenBindingMigration).run({ force: true })).toBe(0);
   });
 });

@@ -5,9 +5,9 @@ import { eventually } from '../webhook/webhook-helpers';
 import { connectThroughOAuth, startSyncApp } from '../sync/sync-helpers';
 
 /**
- * A reconnect (OAuth callback) whose Meta calls are in flight when the user deletes the account:
- * DELETE waits for it (both hold the account's connect lock) and then deletes, so the callback's
- * write never brings the deleted account back active, with a token and subscribed.
+ * A reconnect (OAuth connect finish) whose Meta calls are in flight when the user deletes the
+ * account: DELETE waits for it (both hold the account's connect lock) and then deletes, so the
+ * finish's write never brings the deleted account back active, with a token and subscribed.
  */
 describe('Reconnect in flight vs DELETE (e2e)', () => {
   let app: TestApp;
@@ -35,9 +35,14 @@ describe('Reconnect in flight vs DELETE (e2e)', () => {
     meta.nextAuthorization({ business: biz });
     const authorize = await fetch(res.body.data.url as string, { redirect: 'manual' });
     const back = new URL(authorize.headers.get('location')!);
-    const callback = app
+    const landing = await app.http().get(`/accounts/instagram/callback${back.search}`);
+    const ticket = new URL(landing.headers.location).searchParams.get('connect_ticket');
+    // The finish is where the reconnect talks to Meta.
+    const finish = app
       .http()
-      .get(`/accounts/instagram/callback${back.search}`)
+      .post('/accounts/instagram/connect/finish')
+      .set(app.bearer(userId))
+      .send({ connect_ticket: ticket })
       .then((r) => r);
     await eventually(() =>
       Promise.resolve(
@@ -54,8 +59,9 @@ describe('Reconnect in flight vs DELETE (e2e)', () => {
     expect((await accountDoc(accountId))!.is_deleted).toBe(true);
 
     // The delete waited for the reconnect (it holds the account), then deleted it.
-    const cb = await callback;
-    expect(new URL(cb.headers.location).searchParams.get('instagram')).toBe('connected');
+    const done = await finish;
+    expect(done.status).toBe(200);
+    expect(done.body.data.account_id).toBe(accountId);
     const doc = (await accountDoc(accountId))!;
     expect(doc.is_deleted).toBe(true);
     expect(doc.access_token).toBeUndefined();

@@ -104,6 +104,8 @@ export class SseClient {
   readonly events: SseEvent[] = [];
   headers: http.IncomingHttpHeaders = {};
   status = 0;
+  /** The server ended the response (or the connection dropped). */
+  ended = false;
   private req?: http.ClientRequest;
   private buffer = '';
 
@@ -119,6 +121,7 @@ export class SseClient {
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => client.feed(chunk));
           res.on('error', () => undefined);
+          res.on('close', () => (client.ended = true));
           resolve(client);
         },
       );

@@ -8,7 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import request from 'supertest';
 import { AuthUser } from '../../src/auth/auth-user';
 import { CurrentUser } from '../../src/auth/current-user.decorator';
-import { JwtAuthGuard } from '../../src/auth/jwt-auth.guard';
+import { JWT_POLICY, JwtAuthGuard, type JwtPolicy } from '../../src/auth/jwt-auth.guard';
 import { Public } from '../../src/auth/public.decorator';
 import { AllExceptionsFilter } from '../../src/common/errors/all-exceptions.filter';
 import { createValidationPipe } from '../../src/common/validation';
@@ -44,6 +44,7 @@ class ProbeController {
   ],
   controllers: [ProbeController],
   providers: [
+    { provide: JWT_POLICY, useValue: { maxTtlSeconds: 86_400 } satisfies JwtPolicy },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
@@ -76,7 +77,7 @@ describe('JWT guard, validation and the error envelope', () => {
   };
 
   it('should accept a valid token and expose its sub as the caller', async () => {
-    const res = await me(`Bearer ${sign({ sub: 'user_123' })}`).expect(200);
+    const res = await me(`Bearer ${sign({ sub: 'user_123' }, { expiresIn: 3600 })}`).expect(200);
     expect(res.body).toEqual({ user_id: 'user_123' });
   });
 

@@ -77,7 +77,8 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
     );
     expect(verify.status).toBe(200);
 
-    // OAuth connect: code exchange, long-lived token, subscription.
+    // OAuth connect: callback (code parked under a ticket), then the dashboard's finish: code
+    // exchange, long-lived token, subscription.
     const biz = meta.createBusiness({ username: 'log_shop', name: 'Log Shop' });
     const connect = await call('connect', 'GET', '/accounts/instagram/connect');
     expect(connect.status).toBe(200);
@@ -91,9 +92,15 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
       redirect: 'manual',
     });
     expect(cb.status).toBe(302);
-    const outcome = new URL(cb.headers.get('location')!).searchParams;
-    expect(outcome.get('instagram')).toBe('connected');
-    const connectedId = outcome.get('account_id')!;
+    const landing = new URL(cb.headers.get('location')!).searchParams;
+    expect(landing.get('instagram')).toBe('authorized');
+    const tickets = [landing.get('connect_ticket') ?? ''];
+    const finish = await call('connect finish', 'POST', '/accounts/instagram/connect/finish', {
+      connect_ticket: tickets[0],
+    });
+    expect(finish.status).toBe(200);
+    const connectedId = (JSON.parse(finish.body) as { data: { account_id: string } }).data
+      .account_id;
 
     // Customer activity on both accounts: every kind of event, signed by the simulator.
     const seeded = stack.accounts[0];
@@ -283,6 +290,7 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
       ['verify token', VERIFY_TOKEN],
       ...[...meta.state.tokens.keys()].map((t): [string, string] => ['access token', t]),
       ...codes.filter(Boolean).map((c): [string, string] => ['OAuth code', c]),
+      ...tickets.filter(Boolean).map((c): [string, string] => ['connect ticket', c]),
       ...jwts.filter((j) => j.length > 20).map((j): [string, string] => ['JWT', j]),
       ...jwts
         .map((j) => j.split('.')[2])

@@ -86,8 +86,17 @@ export async function createTestApp(
     env,
     connection,
     http: () => request(app.getHttpServer()),
+    // The issuer and audience the app is configured to demand, as a dashboard would set them.
     bearer: (userId, options = {}) => ({
-      Authorization: `Bearer ${jwt.sign({ sub: userId }, { algorithm: 'HS256', expiresIn: options.expiresIn ?? 3600 })}`,
+      Authorization: `Bearer ${jwt.sign(
+        { sub: userId },
+        {
+          algorithm: 'HS256',
+          expiresIn: options.expiresIn ?? 3600,
+          ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
+          ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
+        },
+      )}`,
     }),
     close: async () => {
       await connection.dropDatabase().catch(() => undefined);

@@ -52,7 +52,7 @@ export async function givenAccount(
     platform: 'meta_instagram',
     access_token:
       options.storedAccessToken ??
-      new TokenCipher(app.env.ENCRYPTION_KEY).encrypt(options.accessToken),
+      new TokenCipher(app.env.ENCRYPTION_KEY).encrypt(options.accessToken, _id.toHexString()),
     expires_in: expiresIn,
     instagram_data: { ig_id: igId, id: igId, username },
     meta: { id: igId, name, username },

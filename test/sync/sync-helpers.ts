@@ -24,6 +24,8 @@ export async function startSyncApp(
     SYNC_IMPORT_ON_CONNECT: 'true',
     SYNC_RECONCILE_ENABLED: 'false',
     SYNC_RECONCILE_GRACE_MS: '0',
+    // The simulator's CDN ('local' style) serves plain http on its own port.
+    MEDIA_HOSTS: meta.url,
     ...overrides,
   });
   await app.app.listen(0, '127.0.0.1');
@@ -32,7 +34,7 @@ export async function startSyncApp(
   return { app, meta };
 }
 
-/** The OAuth connect flow as a browser does it; returns the connected account id. */
+/** The OAuth connect flow as a browser and its dashboard do it; returns the connected account id. */
 export async function connectThroughOAuth(
   app: TestApp,
   meta: MetaSimulator,
@@ -47,9 +49,16 @@ export async function connectThroughOAuth(
   const back = new URL(authorize.headers.get('location')!);
   const cb = await app.http().get(`/accounts/instagram/callback${back.search}`);
   expect(cb.status).toBe(302);
-  const outcome = new URL(cb.headers.location).searchParams;
-  expect(outcome.get('instagram')).toBe('connected');
-  return outcome.get('account_id')!;
+  const landing = new URL(cb.headers.location).searchParams;
+  expect(landing.get('instagram')).toBe('authorized');
+  // The dashboard the browser landed on finishes with its user's token.
+  const finish = await app
+    .http()
+    .post('/accounts/instagram/connect/finish')
+    .set(app.bearer(userId))
+    .send({ connect_ticket: landing.get('connect_ticket') });
+  expect(finish.status).toBe(200);
+  return finish.body.data.account_id as string;
 }
 
 /** The business writes to a customer through the Send API, as Instagram's app would. */

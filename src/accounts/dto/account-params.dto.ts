@@ -1,18 +1,23 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsMongoId, IsOptional } from 'class-validator';
+import { IsBoolean, IsOptional } from 'class-validator';
+import { ObjectIdProperty } from '../../common/api-properties';
 
 export class AccountIdParam {
-  /** accounts._id */
-  @IsMongoId() id!: string;
+  @ObjectIdProperty({ description: 'accounts._id' })
+  id!: string;
 }
 
 export class ConfigAccountIdParam {
-  /** accounts._id of the config's account */
-  @IsMongoId() account_id!: string;
+  @ObjectIdProperty({ description: "accounts._id of the config's account" })
+  account_id!: string;
 }
 
 export class DeleteAccountQueryDto {
-  /** Also delete the account's DMs, conversations and comments. */
+  @ApiPropertyOptional({
+    type: Boolean,
+    description: 'Also delete the account’s DMs, conversations and comments',
+  })
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
     value === 'true' || value === true

@@ -62,7 +62,11 @@ export class DeletedAccountReplyDto {
 }
 
 export class ConnectUrlDto {
-  /** Send the browser here; Instagram redirects back to /accounts/instagram/callback. */
+  /**
+   * Send the browser here (Instagram's consent page). Instagram redirects back to
+   * /accounts/instagram/callback, which lands on FRONTEND_URL with
+   * `instagram=authorized&connect_ticket=…`: finish with POST /accounts/instagram/connect/finish.
+   */
   url!: string;
 }
 

@@ -1,10 +1,22 @@
-import { IsBoolean, IsString, MaxLength, MinLength } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean } from 'class-validator';
+import { TextProperty } from '../../common/api-properties';
+import { ApiSchemaRules } from '../../common/openapi/schema-rules';
 import { IsOptionalNotNull } from '../../common/validation';
 
+/** At least one field: an empty change answers 400. */
+@ApiSchemaRules({ minProperties: 1 })
 export class UpdateConfigDto {
-  @IsOptionalNotNull() @IsString() @MinLength(1) @MaxLength(200) config_name?: string;
-  /** false stops ingest and sending for the account until it is enabled again. */
-  @IsOptionalNotNull() @IsBoolean() is_active?: boolean;
+  @TextProperty({ required: false, minLength: 1, maxLength: 200, example: 'Main shop' })
+  config_name?: string;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    description: 'false stops ingest and sending for the account until it is enabled again',
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  is_active?: boolean;
 }
 
 export class AccountConfigDto {

@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../../config/app-config';
 import { Environment } from '../../config/env';
 import { capLogged, capString } from './log-caps';
+import { errorForLog } from './log-error';
 
 /**
  * Paths that could carry a secret or a customer's words. Logs keep ids only; these are a net
@@ -46,7 +47,9 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
             }
           : undefined,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-        formatters: { log: (object: Record<string, unknown>) => capLogged(object) as Record<string, unknown> },
+        formatters: {
+          log: (object: Record<string, unknown>) => capLogged(object) as Record<string, unknown>,
+        },
         hooks: {
           logMethod(args: unknown[], method: (...args: unknown[]) => void) {
             method.apply(
@@ -69,6 +72,8 @@ export const AppLoggerModule = LoggerModule.forRootAsync({
             path: capString(req.url.split('?')[0]),
           }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          // Every `{ err }` (5xx in the exception filter, jobs, pino-http's own): no nested details.
+          err: errorForLog,
         },
         customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
           error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',

@@ -1,43 +1,41 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import {
-  IsBoolean,
-  IsInt,
-  IsMongoId,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
-import { IsOptionalNotNull } from '../../common/validation';
-import { toBoolean } from './list-dms.query';
+  BooleanQueryProperty,
+  IntegerQueryProperty,
+  ObjectIdProperty,
+  TextProperty,
+} from '../../common/api-properties';
+import { CONVERSATION_CURSOR_PATTERN, CONVERSATION_ID_PATTERN } from './cursor';
 
 /** `<platform_account_id>:<customer_id>` */
 export class ConversationIdParam {
-  @ApiProperty({ example: '659200000000000000000a01:900000000000101' })
-  @Matches(/^[0-9a-f]{24}:[0-9A-Za-z_.-]{1,64}$/, { message: 'Invalid conversation ID' })
+  @ApiProperty({
+    type: String,
+    pattern: CONVERSATION_ID_PATTERN,
+    example: '659200000000000000000a01:900000000000101',
+  })
+  @Matches(new RegExp(CONVERSATION_ID_PATTERN), { message: 'Invalid conversation ID' })
   id!: string;
 }
 
+const COMMENT_ID_PATTERN = '^[0-9A-Za-z_.-]{1,64}$';
+
 export class CommentIdParam {
-  @ApiProperty({ example: '17858893269000001' })
-  @Matches(/^[0-9A-Za-z_.-]{1,64}$/, { message: 'Invalid comment ID' })
+  @ApiProperty({ type: String, pattern: COMMENT_ID_PATTERN, example: '17858893269000001' })
+  @Matches(new RegExp(COMMENT_ID_PATTERN), { message: 'Invalid comment ID' })
   comment_id!: string;
 }
 
 export class ReactionDto {
-  @ApiPropertyOptional({
-    example: 'love',
+  @TextProperty({
+    required: false,
+    minLength: 1,
+    maxLength: 32,
     default: 'love',
+    example: 'love',
     description: '`love` or any single emoji',
   })
-  @IsOptionalNotNull()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(32)
   reaction: string = 'love';
 }
 
@@ -48,25 +46,21 @@ export class TypingDto {
 }
 
 export class ListConversationsQueryDto {
-  @ApiPropertyOptional({ example: '659200000000000000000a01' })
-  @IsOptional()
-  @IsMongoId()
+  @ObjectIdProperty({ required: false })
   platform_account_id?: string;
 
-  @ApiPropertyOptional({ default: false })
-  @IsOptional()
-  @Transform(toBoolean)
-  @IsBoolean()
+  @BooleanQueryProperty({ default: false })
   unread_only?: boolean;
 
-  @ApiPropertyOptional({ default: 50, maximum: 100 })
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntegerQueryProperty({ minimum: 1, maximum: 100, default: 50 })
   limit: number = 50;
 
-  @ApiPropertyOptional({ description: '`next_cursor` of the previous page' })
+  @ApiPropertyOptional({
+    type: String,
+    pattern: CONVERSATION_CURSOR_PATTERN,
+    description: '`next_cursor` of the previous page',
+    example: '1767225600000.659200000000000000000a01:900000000000101',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(300)
@@ -74,14 +68,17 @@ export class ListConversationsQueryDto {
 }
 
 export class StreamQueryDto {
-  @ApiPropertyOptional({ description: 'Same as the Last-Event-ID header: resume after this event' })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 200,
+    description:
+      'Same as the Last-Event-ID header: resume after this event (an id that is not one is ignored)',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)
   last_event_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only events of this account' })
-  @IsOptional()
-  @IsMongoId()
+  @ObjectIdProperty({ required: false, description: 'Only events of this account' })
   platform_account_id?: string;
 }

@@ -1,24 +1,14 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
 import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsMongoId,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
-import { IsReadableIsoDate } from '../../common/validation';
-
-/** `?read=true|false` (and 1/0) as a boolean; anything else stays a string and fails validation. */
-export const toBoolean = ({ value }: { value: unknown }): unknown => {
-  if (value === 'true' || value === '1' || value === true) return true;
-  if (value === 'false' || value === '0' || value === false) return false;
-  return value;
-};
+  BooleanQueryProperty,
+  EnumProperty,
+  IntegerQueryProperty,
+  ObjectIdProperty,
+} from '../../common/api-properties';
+import { IsoDateTimeProperty } from '../../common/validation';
+import { DM_CURSOR_PATTERN } from './cursor';
 
 export const MESSAGE_TYPES = [
   'text',
@@ -32,85 +22,63 @@ export const MESSAGE_TYPES = [
   'private_reply',
 ] as const;
 
+/** An optional free-text filter of at most `max` characters. */
+const TextFilter = (max: number, options: { description?: string; example?: string } = {}) =>
+  applyDecorators(
+    ApiPropertyOptional({ type: String, maxLength: max, ...options }),
+    IsOptional(),
+    IsString(),
+    MaxLength(max),
+  );
+
 export class ListDmsQueryDto {
-  @ApiPropertyOptional({ example: '659200000000000000000a01', description: 'One of your accounts' })
-  @IsOptional()
-  @IsMongoId()
+  @ObjectIdProperty({ required: false, description: 'One of your accounts' })
   platform_account_id?: string;
 
-  @ApiPropertyOptional({
+  @TextFilter(200, {
     description: 'Reference filter: only your own user id is accepted (403 otherwise)',
   })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
   user_id?: string;
 
-  @ApiPropertyOptional({ example: '900000000000101' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @TextFilter(64, { example: '900000000000101' })
   sender_id?: string;
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @TextFilter(64)
   recipient_id?: string;
 
-  @ApiPropertyOptional({ description: "The customer's IGSID: one conversation" })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
+  @TextFilter(64, { description: "The customer's IGSID: one conversation" })
   customer_id?: string;
 
-  @ApiPropertyOptional({ enum: ['inbound', 'outbound'] })
-  @IsOptional()
-  @IsIn(['inbound', 'outbound'])
+  @EnumProperty(['inbound', 'outbound'] as const, { required: false })
   direction?: 'inbound' | 'outbound';
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @Transform(toBoolean)
-  @IsBoolean()
+  @BooleanQueryProperty()
   read?: boolean;
 
-  @ApiPropertyOptional({ enum: MESSAGE_TYPES })
-  @IsOptional()
-  @IsIn(MESSAGE_TYPES)
+  @EnumProperty(MESSAGE_TYPES, { required: false })
   message_type?: (typeof MESSAGE_TYPES)[number];
 
-  @ApiPropertyOptional({ example: '2026-01-01T00:00:00Z', description: 'created_at ≥ since' })
-  @IsOptional()
-  @IsReadableIsoDate()
+  @IsoDateTimeProperty({ example: '2026-01-01T00:00:00Z', description: 'created_at ≥ since' })
   since?: string;
 
-  @ApiPropertyOptional({ example: '2026-02-01T00:00:00Z', description: 'created_at < until' })
-  @IsOptional()
-  @IsReadableIsoDate()
+  @IsoDateTimeProperty({ example: '2026-02-01T00:00:00Z', description: 'created_at < until' })
   until?: string;
 
-  @ApiPropertyOptional({ default: false, description: 'Include messages the customer unsent' })
-  @IsOptional()
-  @Transform(toBoolean)
-  @IsBoolean()
+  @BooleanQueryProperty({ default: false, description: 'Include messages the customer unsent' })
   include_unsent?: boolean;
 
-  @ApiPropertyOptional({ default: 50, maximum: 100 })
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntegerQueryProperty({ minimum: 1, maximum: 100, default: 50 })
   limit: number = 50;
 
-  @ApiPropertyOptional({ default: 0 })
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(100_000)
+  @IntegerQueryProperty({ minimum: 0, maximum: 100_000, default: 0 })
   skip: number = 0;
 
-  @ApiPropertyOptional({ description: '`next_cursor` of the previous page (keyset pagination)' })
+  @ApiPropertyOptional({
+    type: String,
+    pattern: DM_CURSOR_PATTERN,
+    description: '`next_cursor` of the previous page (keyset pagination)',
+    example: '1767225600000.65a1f0c2e4b0a1b2c3d4e5f6',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)

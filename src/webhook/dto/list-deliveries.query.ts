@@ -1,9 +1,12 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { EnumProperty, IntegerQueryProperty } from '../../common/api-properties';
 import type { DeliveryStatus } from '../schemas/webhook-delivery.schema';
 
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'processed', 'failed', 'ignored'];
+
 export class ListDeliveriesQueryDto {
-  @IsOptional() @IsIn(['pending', 'processed', 'failed', 'ignored']) status: DeliveryStatus =
-    'failed';
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 100;
+  @EnumProperty(STATUSES, { required: false, default: 'failed' })
+  status: DeliveryStatus = 'failed';
+
+  @IntegerQueryProperty({ minimum: 1, maximum: 500, default: 100 })
+  limit = 100;
 }

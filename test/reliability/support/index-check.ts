@@ -30,6 +30,11 @@ export const ALLOWED_SCANS: AllowEntry[] = [
     reason:
       'LegacyLedgerService: a start-up migration that reads the ledger once per database (igdm_migrations marker) to move keys written before they were per account',
   },
+  {
+    match: /^accounts\|find\|access_token:range\|\|$/,
+    reason:
+      'TokenBindingMigration: a start-up migration that reads every account once per database (igdm_migrations marker) to bind tokens stored before v2 to their account',
+  },
 ];
 
 export interface CheckReport {
