@@ -64,7 +64,10 @@ export class AccountTokensService {
     private readonly writeLock: AccountWriteLock,
     @Inject(ConfigService) private readonly config: AppConfig,
   ) {
-    this.cipher = new TokenCipher(config.get('ENCRYPTION_KEY', { infer: true }));
+    this.cipher = new TokenCipher(
+      config.get('ENCRYPTION_KEY', { infer: true }),
+      config.get('ENCRYPTION_KEY_PREVIOUS', { infer: true }),
+    );
     this.marginMs = config.get('TOKEN_REFRESH_MARGIN_DAYS', { infer: true }) * DAY_MS;
     // Off by default in tests: they call refreshExpiringTokens() themselves.
     this.jobEnabled =
@@ -99,16 +102,22 @@ export class AccountTokensService {
     }
   }
 
+  /** A key rotation is under way (ENCRYPTION_KEY_PREVIOUS is set). */
+  get rotating(): boolean {
+    return !!this.config.get('ENCRYPTION_KEY_PREVIOUS', { infer: true });
+  }
+
   /**
    * `{ access_token }` to $set when `stored` is in a legacy format (a Fernet token of the Python
-   * service), re-encrypted from its already decrypted `plaintext`; `{}` when it is current.
+   * service, an unbound `v1:`) or only decrypts with ENCRYPTION_KEY_PREVIOUS, re-encrypted from
+   * its already decrypted `plaintext`; `{}` when it is current.
    */
   reencrypted(
     accountId: string,
     stored: string | undefined,
     plaintext: string,
   ): { access_token?: string } {
-    if (!stored || !this.cipher.needsReencryption(stored)) return {};
+    if (!stored || !this.cipher.needsReencryption(stored, accountId)) return {};
     return { access_token: this.encrypt(accountId, plaintext) };
   }
 

@@ -9,7 +9,8 @@ const MARKER_COLLECTION = 'igdm_migrations';
 const MARKER_ID = 'accounts-token-bound-v2';
 
 /**
- * Tokens stored before they were bound to their account (igdm's `v1:`, the Python service's
+ * Tokens stored before they were bound to their account (or, during a key rotation, still under
+ * ENCRYPTION_KEY_PREVIOUS) (igdm's `v1:`, the Python service's
  * Fernet tokens) are re-encrypted as `v2:` once, in the background at start-up, so that a
  * ciphertext copied into another account's document decrypts nowhere but in its own. Until then,
  * and for a token written later by an older instance, the next write of the account does the same.
@@ -38,7 +39,9 @@ export class TokenBindingMigration implements OnApplicationBootstrap {
     const markers = this.connection.collection<{ _id: string; done_at: Date; reencrypted: number }>(
       MARKER_COLLECTION,
     );
-    if (!opts.force && (await markers.findOne({ _id: MARKER_ID }))) return 0;
+    // During a key rotation every start runs: tokens still under the previous key move over.
+    const once = !opts.force && !this.tokens.rotating;
+    if (once && (await markers.findOne({ _id: MARKER_ID }))) return 0;
     let reencrypted = 0;
     const cursor = this.accounts
       .find({ access_token: { $exists: true } }, { _id: 1 })

@@ -48,6 +48,24 @@ describe('TokenCipher', () => {
     expect(cipher.needsReencryption(cipher.encrypt('IGAA-unbound'))).toBe(true);
   });
 
+  it('should decrypt tokens of the key before a rotation and say they are to be re-encrypted', () => {
+    const account = '659200000000000000000a01';
+    const old = new TokenCipher('the-key-before-the-rotation-0000');
+    const rotating = new TokenCipher(
+      'the-new-key-after-the-rotation-00',
+      'the-key-before-the-rotation-0000',
+    );
+    const underOld = old.encrypt('IGAA-token', account);
+    expect(rotating.decrypt(underOld, account)).toBe('IGAA-token');
+    expect(rotating.needsReencryption(underOld, account)).toBe(true);
+    const underNew = rotating.encrypt('IGAA-token', account);
+    expect(rotating.needsReencryption(underNew, account)).toBe(false);
+    expect(() => old.decrypt(underNew, account)).toThrow(TokenDecryptionError);
+    expect(() =>
+      new TokenCipher('the-new-key-after-the-rotation-00').decrypt(underOld, account),
+    ).toThrow(TokenDecryptionError);
+  });
+
   it('should reject a tampered or foreign-key v1 token instead of returning ciphertext', () => {
     const stored = new TokenCipher('key-number-one-0000000000000000').encrypt('secret-token');
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'BB' : 'AA');
@@ -62,7 +80,8 @@ describe('TokenCipher', () => {
   it('should ask for re-encryption of legacy tokens only', () => {
     const cipher = new TokenCipher('k'.repeat(32));
     expect(cipher.needsReencryption(vectors.cases[0].fernet_token)).toBe(true);
-    expect(cipher.needsReencryption(cipher.encrypt('x'))).toBe(false);
+    expect(cipher.needsReencryption(cipher.encrypt('x'))).toBe(true); // v1: not bound
+    expect(cipher.needsReencryption(cipher.encrypt('x', 'an-account'), 'an-account')).toBe(false);
   });
 
   it('should refuse a plaintext token stored by mistake', () => {

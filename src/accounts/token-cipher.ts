@@ -37,7 +37,11 @@ export class TokenCipher {
   private readonly fernetSigningKey: Buffer;
   private readonly fernetEncryptionKey: Buffer;
 
-  constructor(encryptionKey: string) {
+  /** Tries the key before a rotation when the current one fails (ENCRYPTION_KEY_PREVIOUS). */
+  private readonly previous?: TokenCipher;
+
+  constructor(encryptionKey: string, previousKey?: string) {
+    if (previousKey) this.previous = new TokenCipher(previousKey);
     if (!encryptionKey) throw new Error('ENCRYPTION_KEY is missing');
     this.gcmKey = Buffer.from(hkdfSync('sha256', encryptionKey, 'igdm', HKDF_INFO, 32));
     const legacy = Buffer.alloc(32, '0');
@@ -58,6 +62,30 @@ export class TokenCipher {
   }
 
   decrypt(stored: string, boundTo?: string): string {
+    try {
+      return this.decryptWithThisKey(stored, boundTo);
+    } catch (error) {
+      if (!this.previous || !(error instanceof TokenDecryptionError)) throw error;
+      return this.previous.decrypt(stored, boundTo);
+    }
+  }
+
+  /**
+   * Whether `stored` is to be written again: not bound to its account (v1, Fernet), or only the
+   * key before a rotation decrypts it.
+   */
+  needsReencryption(stored: string, boundTo?: string): boolean {
+    if (!stored.startsWith(V2_PREFIX)) return true;
+    if (!this.previous) return false;
+    try {
+      this.decryptWithThisKey(stored, boundTo);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  private decryptWithThisKey(stored: string, boundTo?: string): string {
     if (!stored) throw new TokenDecryptionError('empty value');
     if (stored.startsWith(V2_PREFIX)) {
       if (boundTo === undefined) throw new TokenDecryptionError('bound to an account');
@@ -66,11 +94,6 @@ export class TokenCipher {
     if (stored.startsWith(V1_PREFIX)) return this.decryptGcm(stored.slice(V1_PREFIX.length));
     if (stored.startsWith('gAAAAA')) return this.decryptFernet(stored);
     throw new TokenDecryptionError('unknown format');
-  }
-
-  /** Tokens not bound to their account (v1, Fernet) are re-encrypted as `v2:`. */
-  needsReencryption(stored: string): boolean {
-    return !stored.startsWith(V2_PREFIX);
   }
 
   private decryptGcm(encoded: string, boundTo?: string): string {

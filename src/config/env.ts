@@ -107,6 +107,12 @@ export class Env {
   /** When set, a dashboard token's `aud` must be or contain it. */
   @IsOptional() @Transform(emptyToUndefined) @IsString() JWT_AUDIENCE?: string;
   @IsString() @MinLength(16) ENCRYPTION_KEY!: string;
+  /** The key before a rotation: tokens still encrypted with it decrypt, and are re-encrypted. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(16)
+  ENCRYPTION_KEY_PREVIOUS?: string;
 
   @IsOptional() @Transform(emptyToUndefined) @IsString() AWS_ACCESS_KEY_ID?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() AWS_SECRET_ACCESS_KEY?: string;
@@ -256,6 +262,7 @@ const PRODUCTION_SECRETS = [
   'JWT_SECRET',
   'JWT_SECRET_PREVIOUS',
   'ENCRYPTION_KEY',
+  'ENCRYPTION_KEY_PREVIOUS',
   'INSTAGRAM_CLIENT_SECRET',
   'META_WEBHOOK_VERIFY_TOKEN',
 ] as const;
