@@ -27,6 +27,13 @@ export interface AccountConnectedEvent {
 }
 
 /** Emitted after an account was removed; with `purge` the dms module deletes its DMs. */
+/** Emitted when a user turns an account's config back on (PATCH is_active: true). */
+export const ACCOUNT_ENABLED = 'account.enabled';
+export interface AccountEnabledEvent {
+  accountId: string;
+  userId: string;
+}
+
 export const ACCOUNT_DELETED = 'account.deleted';
 export interface AccountDeletedEvent {
   accountId: string;

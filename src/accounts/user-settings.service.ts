@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import type { AuthUser } from '../auth/auth-user';
+import { ACCOUNT_ENABLED, type AccountEnabledEvent } from './accounts.types';
 import {
   AccountConfig,
   USER_SETTINGS_PLATFORM,
@@ -19,7 +21,10 @@ const MAX_WRITE_ATTEMPTS = 5;
 /** A user's `user_settings` document (platform "instagram"): one config per connected account. */
 @Injectable()
 export class UserSettingsService {
-  constructor(@InjectModel(UserSettings.name) private readonly settings: Model<UserSettings>) {}
+  constructor(
+    @InjectModel(UserSettings.name) private readonly settings: Model<UserSettings>,
+    private readonly events: EventEmitter2,
+  ) {}
 
   /** The caller's settings, created on first use in the reference shape. */
   async getOrCreate(userId: string): Promise<SettingsDoc> {
@@ -82,12 +87,17 @@ export class UserSettingsService {
    * a config (legacy) gets one; `is_active: true` also undeletes a deleted config.
    */
   async update(user: AuthUser, accountId: string, change: ConfigChange): Promise<AccountConfig> {
-    return this.mutate(user.id, accountId, (existing) => ({
+    const config = await this.mutate(user.id, accountId, (existing) => ({
       ...(existing ?? { account_id: accountId, is_active: true, is_deleted: false }),
       ...(change.config_name !== undefined ? { config_name: change.config_name } : {}),
       ...(change.is_active !== undefined ? { is_active: change.is_active } : {}),
       ...(change.is_active === true ? { is_deleted: false } : {}),
     }));
+    if (change.is_active === true) {
+      const event: AccountEnabledEvent = { accountId, userId: user.id };
+      this.events.emit(ACCOUNT_ENABLED, event);
+    }
+    return config;
   }
 
   /** Soft-deletes the config (ingest and sending stop); a legacy account gets a deleted config. */

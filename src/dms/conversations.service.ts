@@ -44,6 +44,9 @@ export function previewOf(
  * Write side of `instagram_conversations`: one thread per account and customer, updated by `_id`
  * on every event. Derived figures (last message, unread count, 24 h window) are kept on write.
  */
+/** `profile_retry_at` of a profile that waits for its account to be repaired: never due. */
+export const PROFILE_PARKED = new Date('9999-12-31T00:00:00Z');
+
 @Injectable()
 export class ConversationsService {
   constructor(
@@ -291,6 +294,33 @@ export class ConversationsService {
         )
         .exec();
     });
+  }
+
+  /**
+   * The account cannot read profiles now (it needs re-authorisation or is disconnected): the
+   * profile waits, never due, until `resumeProfiles` when the account is repaired. Retrying on a
+   * timer would only hammer Meta with a token it refuses and fill the logs.
+   */
+  async profileParked(accountId: string, customerId: string): Promise<void> {
+    return this.serialized(this.conversationId(accountId, customerId), async () => {
+      await this.conversations
+        .updateOne(
+          { _id: this.conversationId(accountId, customerId) },
+          { $set: { profile_pending: true, profile_retry_at: PROFILE_PARKED } },
+        )
+        .exec();
+    });
+  }
+
+  /** The account was repaired (reconnected): its parked profiles are due now. */
+  async resumeProfiles(accountId: string): Promise<number> {
+    const res = await this.conversations
+      .updateMany(
+        { platform_account_id: accountId, profile_pending: true, profile_retry_at: PROFILE_PARKED },
+        { $set: { profile_retry_at: new Date() } },
+      )
+      .exec();
+    return res.modifiedCount;
   }
 
   /**

@@ -5,6 +5,7 @@ import { Model, Types, UpdateQuery } from 'mongoose';
 import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { AppError } from '../common/errors/app-error';
 import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { ConversationsService } from './conversations.service';
 import { customerOf, DmWriteLock } from './dm-write-lock';
@@ -937,6 +938,12 @@ export class DmsIngestService {
     customerId: string,
     force = false,
   ): Promise<void> {
+    if (account.status !== 'active' || !account.ingestEnabled) {
+      // Meta would refuse the token, or the user turned the account off: nothing is tried until
+      // it is reconnected or turned on again (resumeProfiles).
+      await this.conversations.profileParked(account.accountId, customerId);
+      return;
+    }
     const conv = await this.conversations.findById(account.accountId, customerId);
     if (!conv) return;
     const fetchedAt = conv.customer?.fetched_at ? new Date(conv.customer.fetched_at).getTime() : 0;
@@ -961,6 +968,11 @@ export class DmsIngestService {
       }
       await this.fillNames(account, customerId, profile?.name ?? profile?.username);
     } catch (error) {
+      if (error instanceof AppError && error.code === 'ACCOUNT_REAUTH_REQUIRED') {
+        // Found out while fetching (revoked since it was routed, or a token that does not decrypt).
+        await this.conversations.profileParked(account.accountId, customerId);
+        return;
+      }
       const attempts = (conv.profile_attempts ?? 0) + 1;
       const delay = Math.min(this.retryBaseMs * 2 ** (attempts - 1), 3600_000);
       await this.conversations.profileFailed(

@@ -13,7 +13,9 @@ import { AccountGoneError, AccountsService } from '../accounts/accounts.service'
 import {
   ACCOUNT_CONNECTED,
   ACCOUNT_DELETED,
+  ACCOUNT_ENABLED,
   AccountConnectedEvent,
+  AccountEnabledEvent,
   RoutedAccount,
 } from '../accounts/accounts.types';
 import { ConversationsService } from '../dms/conversations.service';
@@ -208,6 +210,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   @OnEvent(ACCOUNT_CONNECTED, { async: true, suppressErrors: true })
   async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
     this.routes.clear();
+    await this.resumeProfiles(event.accountId);
     const ids = (
       await this.deliveries
         .find({ unroutable_ids: event.igId }, { _id: 1 })
@@ -230,6 +233,21 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       'replaying unroutable deliveries',
     );
     this.wake(ids.map(String));
+  }
+
+  /** A disabled account was turned on again: its parked profile reads are due. */
+  @OnEvent(ACCOUNT_ENABLED, { async: true, suppressErrors: true })
+  async onAccountEnabled(event: AccountEnabledEvent): Promise<void> {
+    this.routes.clear();
+    await this.resumeProfiles(event.accountId);
+  }
+
+  /** Profiles parked while the account could not read them are due again (swept at once). */
+  private async resumeProfiles(accountId: string): Promise<void> {
+    const resumed = await this.conversations.resumeProfiles(accountId);
+    if (resumed === 0) return;
+    this.logger.log({ accountId, resumed }, 'resuming parked profile reads');
+    setImmediate(() => void this.sweep());
   }
 
   /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
