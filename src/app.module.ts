@@ -35,7 +35,7 @@ import { SyncModule } from './sync/sync.module';
     DmsModule,
     WebhookModule,
     SyncModule,
-    // Last: its 405 middleware runs after the request logger's.
+    // 405 + Allow for a method a documented path does not have (src/common/http).
     AllowedMethodsModule,
   ],
   providers: [

@@ -145,7 +145,7 @@ export const ApiInstagramErrors = () =>
       422,
       'RECIPIENT_UNAVAILABLE',
       'This person is not receiving messages from this account right now',
-      'Instagram cannot deliver this (WINDOW_CLOSED, RECIPIENT_UNAVAILABLE, INVALID_MESSAGE, TEXT_TOO_LONG, ATTACHMENT_*)',
+      'Instagram cannot deliver this (WINDOW_CLOSED, RECIPIENT_UNAVAILABLE, INVALID_MESSAGE, ATTACHMENT_*)',
     ),
     ApiErrorReply(
       429,

@@ -28,7 +28,7 @@ import { IsOptionalNotNull } from './validation';
 export const OBJECT_ID_PATTERN = '^[0-9a-fA-F]{24}$';
 export const OBJECT_ID = new RegExp(OBJECT_ID_PATTERN);
 
-type PropertyOptions = Pick<ApiPropertyOptions, 'description' | 'example'>;
+type PropertyOptions = Pick<ApiPropertyOptions, 'description' | 'example' | 'format'>;
 
 /**
  * An ObjectId field of a body, query or path DTO. The message is class-validator's @IsMongoId

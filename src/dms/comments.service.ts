@@ -6,8 +6,9 @@ import type { AuthUser } from '../auth/auth-user';
 import { AppError, NotFoundError } from '../common/errors/app-error';
 import { MetaApiError } from '../instagram-graph/meta-error';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
+import { assertTextFits } from '../instagram-graph/text-limit';
 import { DmsIngestService, type NewDm } from './dms-ingest.service';
-import { DAY_MS, MAX_TEXT_BYTES, serializeDm, textTooLong, type DmJson } from './dms.service';
+import { DAY_MS, serializeDm, type DmJson } from './dms.service';
 import type { CommentReplyDto } from './dto/send-dm.dto';
 import { InstagramComment } from './schemas/instagram-comment.schema';
 import { markerKey } from './ledger-keys';
@@ -39,13 +40,7 @@ export class CommentsService {
   ) {}
 
   async privateReply(user: AuthUser, commentId: string, dto: CommentReplyDto) {
-    if (textTooLong(dto.message_text)) {
-      throw new AppError(
-        HttpStatus.BAD_REQUEST,
-        'TEXT_TOO_LONG',
-        `message_text must be at most ${MAX_TEXT_BYTES} bytes (UTF-8)`,
-      );
-    }
+    assertTextFits(dto.message_text, 'message_text');
     const owned = await this.accounts.listOwnedAccountIds(user);
     const notFound = new NotFoundError('COMMENT_NOT_FOUND', 'Comment not found');
     if (!owned.includes(dto.platform_account_id)) throw notFound;

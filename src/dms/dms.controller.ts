@@ -303,7 +303,7 @@ export class DmsController {
   @ApiErrorReply(
     400,
     'TEXT_TOO_LONG',
-    'message_text must be at most 1000 bytes (UTF-8)',
+    'message_text is 1200 bytes; Instagram accepts at most 1000 bytes (UTF-8)',
     'comment_id malformed, or message_text over 1000 UTF-8 bytes (TEXT_TOO_LONG)',
   )
   @ApiErrorReply(

@@ -7,6 +7,7 @@ import type { AuthUser } from '../auth/auth-user';
 import { AppError, NotFoundError } from '../common/errors/app-error';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import type { SendResult } from '../instagram-graph/instagram-graph.types';
+import { assertTextFits } from '../instagram-graph/text-limit';
 import { ConversationsService } from './conversations.service';
 import { customerOf, DmWriteLock } from './dm-write-lock';
 import { DmsIngestService, type NewDm } from './dms-ingest.service';
@@ -27,7 +28,6 @@ import { InstagramDm } from './schemas/instagram-dm.schema';
 export const DAY_MS = 24 * 3600 * 1000;
 export const STANDARD_WINDOW_MS = DAY_MS;
 export const HUMAN_AGENT_WINDOW_MS = 7 * DAY_MS;
-export const MAX_TEXT_BYTES = 1000;
 
 /** A stored document as JSON: `_id` as a string, every other field as stored. */
 export type DmJson = Omit<InstagramDm, '_id'> & { _id: string } & Record<string, unknown>;
@@ -40,11 +40,6 @@ export type DmChangedEvent = Omit<IngestDmChangedEvent, 'change'> & {
 
 export function serializeDm(doc: LeanDm): DmJson {
   return { ...doc, _id: String(doc._id) };
-}
-
-/** The customer of a DM: stored on igdm's documents, derived on legacy ones. */
-export function textTooLong(text: string): boolean {
-  return Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES;
 }
 
 export function windowOf(lastInboundAt: Date | undefined | null, now = Date.now()) {
@@ -342,13 +337,8 @@ export class DmsService {
 
   async send(user: AuthUser, dto: SendDmDto) {
     const text = dto.message_text;
-    if (text !== undefined && textTooLong(text)) {
-      throw new AppError(
-        HttpStatus.BAD_REQUEST,
-        'TEXT_TOO_LONG',
-        `message_text is ${Buffer.byteLength(text, 'utf8')} bytes; Instagram accepts at most ${MAX_TEXT_BYTES} bytes (UTF-8)`,
-      );
-    }
+    // Before anything is sent: a text refused after its attachment went out is a partial send.
+    if (text !== undefined) assertTextFits(text, 'message_text');
     const account = await this.accounts.getSendableAccount(user, dto.platform_account_id);
     await this.assertWindowOpen(account.accountId, dto.recipient_id, dto.tag);
 

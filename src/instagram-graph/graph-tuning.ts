@@ -1,6 +1,6 @@
 import { RateLimiterTuning } from './rate-limiter';
 
-/** Retry and throttling knobs of InstagramGraphService. */
+/** Retry and throttling knobs of GraphTransport. */
 export interface GraphTuning extends RateLimiterTuning {
   /** Attempts per call, the first included. */
   maxAttempts: number;

@@ -2,8 +2,14 @@ import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../config/app-config';
+import { ConversationEndpoints } from './conversation-endpoints';
+import { GraphTransport } from './graph-transport';
 import { DEFAULT_GRAPH_TUNING, GRAPH_TUNING } from './graph-tuning';
 import { InstagramGraphService } from './instagram-graph.service';
+import { MessagingEndpoints } from './messaging-endpoints';
+import { OAuthEndpoints } from './oauth-endpoints';
+import { ProfileEndpoints } from './profile-endpoints';
+import { SubscriptionEndpoints } from './subscription-endpoints';
 
 @Module({
   imports: [
@@ -18,6 +24,12 @@ import { InstagramGraphService } from './instagram-graph.service';
     }),
   ],
   providers: [
+    GraphTransport,
+    ProfileEndpoints,
+    MessagingEndpoints,
+    SubscriptionEndpoints,
+    OAuthEndpoints,
+    ConversationEndpoints,
     InstagramGraphService,
     // Retry and throttle knobs; constants until they get env variables (tests override them).
     {

@@ -641,6 +641,28 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       expect(again.body.error.code).toBe('PRIVATE_REPLY_USED');
     });
 
+    it('should refuse a text over 1000 UTF-8 bytes with 400 TEXT_TOO_LONG, like the send route', async () => {
+      const t = await givenThread();
+      const commentId = await givenComment(t);
+      const url = `/instagram-dms/comments/${commentId}/reply`;
+      const before = sendCalls();
+      const res = await app
+        .http()
+        .post(url)
+        .set(app.bearer(t.userId))
+        .send({ platform_account_id: t.accountId, message_text: '€'.repeat(334) })
+        .expect(400);
+      expect(res.body.error.code).toBe('TEXT_TOO_LONG');
+      expect(sendCalls()).toBe(before);
+      // Refused before the claim: the comment keeps its one private reply.
+      await app
+        .http()
+        .post(url)
+        .set(app.bearer(t.userId))
+        .send({ platform_account_id: t.accountId, message_text: '€'.repeat(333) })
+        .expect(200);
+    });
+
     it('should refuse a comment older than 7 days with 422 and release the claim when Meta refuses', async () => {
       const t = await givenThread();
       const old = await givenComment(t, 8 * DAY);

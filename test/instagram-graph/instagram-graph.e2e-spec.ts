@@ -303,10 +303,13 @@ describe('InstagramGraphService against the Meta simulator', () => {
 
     it('should refuse a text longer than 1000 bytes without calling Meta', async () => {
       const { biz, acct, customer } = await given();
-      await expect(graph.sendText(acct, customer.igsid, 'é'.repeat(501))).rejects.toMatchObject({
-        status: 422,
-        code: 'TEXT_TOO_LONG',
-      });
+      const tooLong = { status: 400, code: 'TEXT_TOO_LONG' };
+      await expect(graph.sendText(acct, customer.igsid, 'é'.repeat(501))).rejects.toMatchObject(
+        tooLong,
+      );
+      await expect(
+        graph.sendPrivateReply(acct, 'any-comment', 'é'.repeat(501)),
+      ).rejects.toMatchObject(tooLong);
       expect(sendRequests(biz)).toHaveLength(0);
     });
 

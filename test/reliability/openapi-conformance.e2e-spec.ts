@@ -32,7 +32,7 @@ import {
 } from './support/schemathesis';
 
 const SEED = process.env.IGDM_ST_SEED ?? '20260101';
-const MAX_EXAMPLES = process.env.IGDM_ST_MAX_EXAMPLES ?? '25';
+const MAX_EXAMPLES = process.env.IGDM_ST_MAX_EXAMPLES ?? '50';
 
 describe('OpenAPI document conformance (schemathesis, reliability)', () => {
   const dbUrl = process.env.IGDM_TEST_DATABASE_URL!;

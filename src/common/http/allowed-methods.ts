@@ -131,7 +131,10 @@ export class MethodNotAllowedMiddleware implements NestMiddleware {
   }
 }
 
-/** Import last in AppModule: its middleware then runs after the request logger's. */
+/**
+ * Its middleware runs after the request logger's (nestjs-pino's module is global, and Nest mounts
+ * the middleware of global modules first), so 405s are logged like any other reply.
+ */
 @Module({ providers: [AllowedMethods], exports: [AllowedMethods] })
 export class AllowedMethodsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

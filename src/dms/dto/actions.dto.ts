@@ -58,6 +58,7 @@ export class ListConversationsQueryDto {
   @ApiPropertyOptional({
     type: String,
     pattern: CONVERSATION_CURSOR_PATTERN,
+    maxLength: 300,
     description: '`next_cursor` of the previous page',
     example: '1767225600000.659200000000000000000a01:900000000000101',
   })

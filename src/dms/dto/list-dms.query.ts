@@ -76,6 +76,7 @@ export class ListDmsQueryDto {
   @ApiPropertyOptional({
     type: String,
     pattern: DM_CURSOR_PATTERN,
+    maxLength: 200,
     description: '`next_cursor` of the previous page (keyset pagination)',
     example: '1767225600000.65a1f0c2e4b0a1b2c3d4e5f6',
   })

@@ -13,14 +13,19 @@ import {
 import { EnumProperty, ObjectIdProperty, TextProperty } from '../../common/api-properties';
 import { ApiSchemaRules } from '../../common/openapi/schema-rules';
 import { IsOptionalNotNull } from '../../common/validation';
+import { MAX_TEXT_BYTES } from '../../instagram-graph/text-limit';
+
+/** An RFC 3986 path, query or fragment character: unreserved, sub-delims, `:`, `@`, %XX. */
+const URL_CHAR = "([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
 
 /**
- * A public HTTPS URL with a host name: the part of @IsUrl's language a pattern can state, so the
- * document says exactly which URLs are taken (IsUrl stays as the second check).
+ * A public HTTPS URL with a host name: the part of @IsUrl's language a pattern can state, and
+ * only URIs (so `format: uri`, which the swagger plugin derives from @IsUrl, says the same). The
+ * document then says exactly which URLs are taken; IsUrl stays as the second check.
  */
 export const HTTPS_URL_PATTERN =
   '^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}' +
-  "(/[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]*)?$";
+  `(/(${URL_CHAR}|/)*)?(\\?(${URL_CHAR}|[/?])*)?(#(${URL_CHAR}|[/?])*)?$`;
 
 /**
  * Contains a character that is not white space, as JavaScript's `\S` reads it (spelled out: `\S`
@@ -34,7 +39,7 @@ const MESSAGE_TEXT_DOC = {
   type: String,
   pattern: NOT_BLANK_PATTERN,
   // At most 1000 bytes implies at most 1000 characters: the tightest bound JSON Schema can state.
-  maxLength: 1000,
+  maxLength: MAX_TEXT_BYTES,
 };
 
 /** The message text: not blank, at most 1000 UTF-8 bytes. */
@@ -53,6 +58,7 @@ export class SendAttachmentDto {
   @TextProperty({
     maxLength: 2000,
     pattern: HTTPS_URL_PATTERN,
+    format: 'uri',
     example: 'https://cdn.example.com/catalogue.png',
     description: 'Public HTTPS URL Meta downloads',
   })
