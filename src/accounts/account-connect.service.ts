@@ -147,9 +147,10 @@ export class AccountConnectService {
           'This Instagram connect was started by another igdm user: nothing was connected. Start the connect from your own dashboard',
         );
       }
+      // 404, not 400: a well-formed ticket that names no pending connect is a missing resource.
       throw new AppError(
-        HttpStatus.BAD_REQUEST,
-        'OAUTH_STATE_INVALID',
+        HttpStatus.NOT_FOUND,
+        'CONNECT_TICKET_NOT_FOUND',
         'The connect ticket is unknown, expired or already used: start the connect again',
       );
     }

@@ -153,10 +153,16 @@ export class AccountsController {
   @ApiOkResponse({ type: ConnectFinishReplyDto })
   @ApiErrorReply(
     400,
-    'OAUTH_STATE_INVALID',
+    'OAUTH_CODE_INVALID',
+    'Instagram refused the authorization code (expired or already used): start the connect again',
+    'Instagram refused the code (OAUTH_CODE_INVALID); connect_ticket missing or not a string ' +
+      '(VALIDATION_FAILED)',
+  )
+  @ApiErrorReply(
+    404,
+    'CONNECT_TICKET_NOT_FOUND',
     'The connect ticket is unknown, expired or already used: start the connect again',
-    'Ticket unknown, expired or used (OAUTH_STATE_INVALID); Instagram refused the code ' +
-      '(OAUTH_CODE_INVALID); connect_ticket missing or not a string (VALIDATION_FAILED)',
+    'No pending connect has this ticket: unknown, older than 10 minutes, or already used',
   )
   @ApiErrorReply(
     403,

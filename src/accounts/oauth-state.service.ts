@@ -6,7 +6,7 @@ import { Model } from 'mongoose';
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { AppConfig } from '../config/app-config';
 import { OAuthState } from './schemas/oauth-state.schema';
-import { TokenCipher } from './token-cipher';
+import { TokenCipher, TokenDecryptionError } from './token-cipher';
 
 /** A state is valid for 10 minutes. */
 export const STATE_TTL_SECONDS = 600;
@@ -50,7 +50,10 @@ export class OAuthStateService {
     this.key = Buffer.from(hkdfSync('sha256', secret, 'igdm', 'igdm oauth state v1', 32)).toString(
       'base64',
     );
-    this.cipher = new TokenCipher(config.get('ENCRYPTION_KEY', { infer: true }));
+    this.cipher = new TokenCipher(
+      config.get('ENCRYPTION_KEY', { infer: true }),
+      config.get('ENCRYPTION_KEY_PREVIOUS', { infer: true }),
+    );
   }
 
   issue(userId: string): string {
@@ -143,6 +146,12 @@ export class OAuthStateService {
     if (!row || typeof row.code !== 'string') return { ok: false, reason: 'invalid' };
     if (row.user_id !== userId)
       return { ok: false, reason: 'other_user', ownerId: String(row.user_id) };
-    return { ok: true, userId, code: this.cipher.decrypt(row.code) };
+    try {
+      return { ok: true, userId, code: this.cipher.decrypt(row.code) };
+    } catch (error) {
+      // Parked under a key no longer configured: the connect has to start again, not a 500.
+      if (error instanceof TokenDecryptionError) return { ok: false, reason: 'invalid' };
+      throw error;
+    }
   }
 }

@@ -136,8 +136,8 @@ describe('connect is bound to the user who started it (security issue 1)', () =>
         .send({ connect_ticket: guess });
       expect({ guess, status: attempt.status, code: attempt.body.error?.code }).toEqual({
         guess,
-        status: 400,
-        code: 'OAUTH_STATE_INVALID',
+        status: 404,
+        code: 'CONNECT_TICKET_NOT_FOUND',
       });
     }
 
@@ -183,8 +183,8 @@ describe('connect is bound to the user who started it (security issue 1)', () =>
       .post('/accounts/instagram/connect/finish')
       .set(t.bearer(userId))
       .send({ connect_ticket: landing.searchParams.get('connect_ticket') });
-    expect(again.status).toBe(400);
-    expect(again.body.error.code).toBe('OAUTH_STATE_INVALID');
+    expect(again.status).toBe(404);
+    expect(again.body.error.code).toBe('CONNECT_TICKET_NOT_FOUND');
   });
 
   it('should refuse a finish without a token or without a ticket', async () => {
