@@ -128,6 +128,12 @@ export function igdmEnv(opts: {
     PORT: String(opts.port),
     INSTAGRAM_GRAPH_URL: opts.graphUrl,
     INSTAGRAM_API_URL: opts.apiUrl ?? opts.graphUrl,
+    // WEBHOOK_* tuning from the bench's own environment (e.g. WEBHOOK_WORKER_CONCURRENCY=1).
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] => e[0].startsWith('WEBHOOK_') && e[1] !== undefined,
+      ),
+    ),
     ...opts.extra,
   };
 }

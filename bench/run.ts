@@ -18,6 +18,8 @@
  *   --drain-timeout S     max wait for acked events to be stored, per scenario (default 120)
  *   --quick               deliveries 60, reads 2000,10000, read samples 10 (a smoke run)
  *   --skip-reads, --skip-ceiling
+ * WEBHOOK_* variables in the bench's environment are passed to igdm (e.g. WEBHOOK_WORKER_BATCH=1
+ * measures the one-by-one path).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

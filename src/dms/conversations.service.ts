@@ -297,6 +297,74 @@ export class ConversationsService {
   }
 
   /**
+   * Several new inbound messages of one thread at once (the worker's batches), in one write:
+   * what `recordMessage` does for each, coalesced. `newUnread` counts those whose unread +1 was
+   * claimed; `unnamedDmIds` are those stored without the customer's name.
+   */
+  async recordInbound(
+    dms: ConversationDm[],
+    opts: { newUnread: number; unnamedDmIds: Types.ObjectId[]; referral?: Record<string, unknown> },
+  ): Promise<{ id: string; customerName?: string; profileFetchedAt?: Date }> {
+    const newest = dms.reduce((a, b) => ((b.timestamp ?? 0) >= (a.timestamp ?? 0) ? b : a));
+    const { platform_account_id: accountId, customer_id: customerId = '' } = newest;
+    const _id = this.conversationId(accountId, customerId);
+    return this.serialized(_id, async () => {
+      const at = new Date(newest.timestamp ?? Date.now());
+      const update: UpdateQuery<InstagramConversation> = {
+        $setOnInsert: {
+          platform_account_id: accountId,
+          customer_id: customerId,
+          ...(opts.newUnread > 0 ? {} : { unread_count: 0 }),
+          profile_pending: true,
+          profile_attempts: 0,
+          profile_retry_at: new Date(0),
+          unseen_tracked: true,
+        },
+        $set: { user_id: newest.user_id ?? '', ...(newest.ig_id ? { ig_id: newest.ig_id } : {}) },
+        $max: { last_message_at: at, last_inbound_at: at },
+      };
+      if (opts.newUnread > 0) update.$inc = { unread_count: opts.newUnread };
+      if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
+      const current = await this.conversations
+        .findById(_id, {
+          'last_message.timestamp': 1,
+          'customer.name': 1,
+          'customer.username': 1,
+          'customer.fetched_at': 1,
+          unnamed_dm_ids: 1,
+        })
+        .lean()
+        .exec();
+      const customerName = current?.customer?.name ?? current?.customer?.username;
+      if (opts.unnamedDmIds.length > 0 && !customerName) {
+        const room = MAX_UNNAMED - (current?.unnamed_dm_ids?.length ?? 0);
+        if (room > 0)
+          update.$push = { unnamed_dm_ids: { $each: opts.unnamedDmIds.slice(0, room) } };
+        if (room < opts.unnamedDmIds.length)
+          (update.$set as Record<string, unknown>).unnamed_overflow = true;
+      }
+      const shown = current?.last_message?.timestamp;
+      if (shown === undefined || shown === null || shown <= (newest.timestamp ?? 0)) {
+        (update.$set as Record<string, unknown>).last_message = {
+          message_id: newest.message_id,
+          preview: previewOf(newest),
+          direction: newest.direction,
+          message_type: newest.message_type,
+          timestamp: newest.timestamp,
+        };
+      }
+      await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
+      this.emitChanged(newest.user_id ?? '', accountId, _id);
+      const profileFetchedAt = current?.customer?.fetched_at;
+      return {
+        id: _id,
+        ...(customerName ? { customerName } : {}),
+        ...(profileFetchedAt ? { profileFetchedAt: new Date(profileFetchedAt) } : {}),
+      };
+    });
+  }
+
+  /**
    * The account cannot read profiles now (it needs re-authorisation or is disconnected): the
    * profile waits, never due, until `resumeProfiles` when the account is repaired. Retrying on a
    * timer would only hammer Meta with a token it refuses and fill the logs.

@@ -69,6 +69,24 @@ export interface NewDm {
 
 export type StoredDm = InstagramDm & { _id: Types.ObjectId };
 
+/**
+ * An event's message is being stored right now (claimed on the ledger, document not yet
+ * written): its delivery fails this attempt and is retried, when the document is there.
+ */
+export class MessageBeingStoredError extends Error {
+  constructor() {
+    super('the message this event is about is being stored; retried shortly');
+    this.name = 'MessageBeingStoredError';
+  }
+}
+
+/** A message the bulk path stored, with what the worker needs to follow up. */
+interface BulkStored {
+  dm: StoredDm;
+  profileFetchedAt?: Date;
+  refetchMid?: string;
+}
+
 /** Event kinds that target an existing message and wait on the ledger when it is not there yet. */
 type TargetEvent = EditEvent | ReactionEvent | UnsendEvent | ReadEvent;
 type Strip<T> = T extends unknown ? Omit<T, 'routingIds' | 'entryId'> : never;
@@ -576,6 +594,27 @@ export class DmsIngestService {
   }
 
   private async applyMessage(event: MessageEvent, account: RoutedAccount): Promise<ApplyResult> {
+    const draft = this.messageDraft(event, account);
+    // The customer's name comes from the thread's cached profile while the DM is recorded.
+    const { created, profileFetchedAt, refetchMid } = await this.storeMessage(draft);
+    return this.messageResult(draft.customer_id, created, profileFetchedAt, refetchMid);
+  }
+
+  private messageResult(
+    customerId: string,
+    created: boolean,
+    profileFetchedAt: Date | undefined,
+    refetchMid?: string,
+  ): ApplyResult {
+    const fresh = profileFetchedAt && Date.now() - profileFetchedAt.getTime() < PROFILE_TTL_MS;
+    return {
+      outcome: created ? 'stored' : 'duplicate',
+      ...(fresh ? {} : { enrich: [customerId] }),
+      ...(refetchMid ? { refetchMid } : {}),
+    };
+  }
+
+  private messageDraft(event: MessageEvent, account: RoutedAccount): NewDm {
     const outbound = event.isEcho || this.isBusiness(event.senderId, event, account);
     const customerId = outbound ? event.recipientId : event.senderId;
     const draft: NewDm = {
@@ -594,14 +633,195 @@ export class DmsIngestService {
     if (event.quickReply) draft.quick_reply = event.quickReply;
     if (event.referral) draft.referral = event.referral;
     if (event.isUnsupported) draft.is_unsupported = true;
-    // The customer's name comes from the thread's cached profile while the DM is recorded.
-    const { created, profileFetchedAt, refetchMid } = await this.storeMessage(draft);
-    const fresh = profileFetchedAt && Date.now() - profileFetchedAt.getTime() < PROFILE_TTL_MS;
-    return {
-      outcome: created ? 'stored' : 'duplicate',
-      ...(fresh ? {} : { enrich: [customerId] }),
-      ...(refetchMid ? { refetchMid } : {}),
-    };
+    return draft;
+  }
+
+  // ------------------------------------------------------------------ many new messages at once
+
+  /**
+   * The worker's batch door: customers' messages from many deliveries, stored with a handful of
+   * bulk writes instead of several writes each. New inbound messages (the bulk of any load) are
+   * claimed on the ledger in one unordered insert, their unread markers in a second, their
+   * documents in a third; each thread is then recorded under its lock. Anything else (an echo, a
+   * mid seen before, an event that arrived before its message, a database still being backfilled)
+   * takes `applyEvent`'s path, after the bulk, in the order given. Results are in input order.
+   */
+  async applyMessages(
+    items: { event: MessageEvent; account: RoutedAccount }[],
+  ): Promise<ApplyResult[]> {
+    const results: (ApplyResult | undefined)[] = new Array(items.length);
+    const drafts = items.map(({ event, account }) => this.messageDraft(event, account));
+    const bulk: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const draft = drafts[i];
+      if (!items[i].account.ingestEnabled) results[i] = { outcome: 'disabled' };
+      else if (
+        draft.direction === 'inbound' &&
+        !draft.read &&
+        !this.legacyLedger.mayHaveUnledgeredDms()
+      )
+        bulk.push(i);
+    }
+    const stored = await this.storeNewInbound(bulk.map((i) => drafts[i]));
+    bulk.forEach((i, j) => {
+      const done = stored[j];
+      if (done)
+        results[i] = this.messageResult(
+          drafts[i].customer_id,
+          true,
+          done.profileFetchedAt,
+          done.refetchMid,
+        );
+    });
+    for (let i = 0; i < items.length; i++) {
+      if (results[i]) continue;
+      try {
+        results[i] = await this.applyEvent(items[i].event, items[i].account);
+      } catch (error) {
+        if (!(error instanceof AccountGoneError)) throw error;
+        results[i] = { outcome: 'account_gone' };
+      }
+    }
+    return results as ApplyResult[];
+  }
+
+  /**
+   * Stores new inbound messages in bulk; an entry is undefined where the message is not new (or
+   * must wait for the one-by-one path), to be stored by `storeMessage`.
+   */
+  private async storeNewInbound(drafts: NewDm[]): Promise<(BulkStored | undefined)[]> {
+    const out: (BulkStored | undefined)[] = drafts.map(() => undefined);
+    if (drafts.length === 0) return out;
+    // An import or reconciliation that outlived a delete must not write into it (storeMessage).
+    const live = new Map<string, boolean>();
+    for (const accountId of new Set(drafts.map((d) => d.platform_account_id)))
+      live.set(accountId, await this.accounts.isLive(accountId));
+    const createdAt = new Date();
+    const candidates = drafts.map(() => new Types.ObjectId());
+    const wanted = drafts
+      .map((draft, i) => ({ draft, i }))
+      .filter(({ draft }) => live.get(draft.platform_account_id));
+    // 1. Claim the mids: one unordered insert; a key that exists is not new.
+    const claimed = await this.insertEach(
+      wanted.map(({ draft, i }) => ({
+        _id: ledgerKey(draft.platform_account_id, draft.message_id),
+        dm_id: candidates[i],
+        platform_account_id: draft.platform_account_id,
+        created_at: createdAt,
+      })),
+    );
+    const fresh = wanted.filter((_, j) => claimed[j]);
+    if (fresh.length === 0) return out;
+    // 2. Their unread +1, claimed the same way (a marker can only exist without its entry if a
+    // purge raced: then it was counted already).
+    const unread = await this.insertEach(
+      fresh.map(({ draft }) => ({
+        _id: markerKey(draft.platform_account_id, draft.message_id, 'unread'),
+        created_at: createdAt,
+      })),
+    );
+    // 3. The customer's name, known to the thread for every message but its first ones.
+    const threads = new Map<string, { accountId: string; customerId: string }>();
+    for (const { draft } of fresh)
+      threads.set(`${draft.platform_account_id}:${draft.customer_id}`, {
+        accountId: draft.platform_account_id,
+        customerId: draft.customer_id,
+      });
+    const names = new Map<string, string | undefined>();
+    await Promise.all(
+      [...threads].map(async ([key, t]) => {
+        const conv = await this.conversations.findById(t.accountId, t.customerId);
+        names.set(key, conv?.customer?.name ?? conv?.customer?.username);
+      }),
+    );
+    const docs = fresh.map(({ draft, i }) => {
+      const name = names.get(`${draft.platform_account_id}:${draft.customer_id}`);
+      return this.buildDoc(
+        name && !draft.sender_name ? { ...draft, sender_name: name } : draft,
+        candidates[i],
+      );
+    });
+    // 4. The documents, in one insert. If it fails the deliveries are retried: their entries name
+    // a dm_id with no document, which storeMessage then inserts.
+    // Through the model, as `save` does: the same casting and defaults as one-by-one.
+    await this.dms.insertMany(docs, { ordered: false, throwOnValidationError: true });
+    // 5. Each thread in order under its lock, the threads side by side.
+    const byThread = new Map<string, number[]>();
+    fresh.forEach(({ draft }, j) => {
+      const key = `${draft.platform_account_id}:${draft.customer_id}`;
+      byThread.set(key, [...(byThread.get(key) ?? []), j]);
+    });
+    await Promise.all(
+      [...byThread.values()].map((indexes) => {
+        const first = fresh[indexes[0]].draft;
+        return this.writeLock.forThread(first.platform_account_id, first.customer_id, () =>
+          this.recordBulkThread(
+            indexes.map((j) => ({ draft: fresh[j].draft, dm: docs[j], unread: unread[j] })),
+          ).then((stored) => indexes.forEach((j, k) => (out[fresh[j].i] = stored[k]))),
+        );
+      }),
+    );
+    return out;
+  }
+
+  /** The new messages of one thread (under its lock): recorded in one write, each announced. */
+  private async recordBulkThread(
+    stored: { draft: NewDm; dm: StoredDm; unread: boolean }[],
+  ): Promise<BulkStored[]> {
+    // No event can be waiting on these entries: they were new, and an event that found one
+    // claimed before its document existed was sent back to be retried (MessageBeingStoredError).
+    const referral = [...stored].reverse().find(({ draft }) => draft.referral)?.draft.referral;
+    const recorded = await this.conversations.recordInbound(
+      stored.map(({ dm }) => dm),
+      {
+        newUnread: stored.filter(({ unread }) => unread).length,
+        unnamedDmIds: stored.filter(({ dm }) => !dm.sender_name).map(({ dm }) => dm._id),
+        ...(referral ? { referral } : {}),
+      },
+    );
+    // Named by enrichment between the batch's read of the thread and now (rare): name them here,
+    // since the thread did not take them on its list of DMs to name.
+    if (recorded.customerName)
+      for (const item of stored.filter(({ dm }) => !dm.sender_name)) {
+        await this.dms
+          .updateOne(
+            { _id: item.dm._id },
+            { $set: { sender_name: recorded.customerName } },
+            { timestamps: false },
+          )
+          .exec();
+        item.dm = { ...item.dm, sender_name: recorded.customerName };
+      }
+    return stored.map(({ dm }) => {
+      this.emitDm(dm, 'created');
+      return {
+        dm,
+        ...(recorded.profileFetchedAt ? { profileFetchedAt: recorded.profileFetchedAt } : {}),
+      };
+    });
+  }
+
+  /** Inserts ledger documents unordered; true where the insert won (false: the `_id` exists). */
+  private async insertEach(
+    docs: (Record<string, unknown> & { _id: string })[],
+  ): Promise<boolean[]> {
+    if (docs.length === 0) return [];
+    try {
+      await this.ledger.collection.insertMany(docs as never[], { ordered: false });
+      return docs.map(() => true);
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      const errors = (
+        Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []
+      ) as {
+        index?: number;
+        code?: number;
+        err?: { index?: number; code?: number };
+      }[];
+      if (errors.length === 0 || !errors.every(isDuplicateKey)) throw error;
+      const lost = new Set(errors.map((e) => e.index ?? e.err?.index));
+      return docs.map((_, k) => !lost.has(k));
+    }
   }
 
   /** The message this event targets: ledger first (by _id), then a legacy lookup by message_id. */
@@ -637,6 +857,9 @@ export class DmsIngestService {
     if (target) return this.applyToDmLocked(target, pending);
     const key = ledgerKey(account.accountId, event.mid);
     const current = await this.ledger.findById(key).lean().exec();
+    // Claimed, its document not written yet: the event is retried with its delivery in a moment,
+    // whoever is storing the message (the batch path does not look for waiting events).
+    if (current?.dm_id) throw new MessageBeingStoredError();
     const known = ((current?.pending ?? []) as unknown as PendingEntry[]).some(
       (p) => pendingKey(p) === pendingKey(pending),
     );
@@ -647,6 +870,7 @@ export class DmsIngestService {
     if (after?.dm_id) {
       const dm = await this.dms.findById(after.dm_id).lean<StoredDm>().exec();
       if (dm) return this.applyToDmLocked(dm, pending);
+      throw new MessageBeingStoredError();
     }
     this.logger.log(
       { mid: event.mid, accountId: account.accountId, kind: event.kind },

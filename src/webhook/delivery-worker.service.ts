@@ -20,12 +20,38 @@ import {
 } from '../accounts/accounts.types';
 import { ConversationsService } from '../dms/conversations.service';
 import { DmsIngestService } from '../dms/dms-ingest.service';
+import type { ApplyResult, MessageEvent, ParsedEvent } from '../dms/events/ingest-event.types';
 import { parseDelivery } from './event-parser';
 import { WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { errorName, NO_LEASE, WebhookService } from './webhook.service';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
 type Task = () => Promise<void>;
+
+/** A delivery this instance holds the lease of, with the attempt it is on. */
+interface Claimed {
+  doc: WebhookDelivery & { _id: Types.ObjectId };
+  attempts: number;
+  at: Date;
+}
+
+/** What processing one delivery found, written on it and followed up after. */
+class DeliveryOutcome {
+  readonly counts: Record<string, number> = {};
+  readonly unroutableIds = new Set<string>();
+  readonly routed = new Map<string, RoutedAccount>();
+  readonly enrich: [RoutedAccount, string][] = [];
+  readonly refetch: [RoutedAccount, string][] = [];
+
+  bump(key: string): void {
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  unroutable(entryId: string): void {
+    this.unroutableIds.add(entryId);
+    this.bump('unroutable');
+  }
+}
 
 const ROUTE_CACHE_MS = 1_000;
 /**
@@ -78,7 +104,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     private readonly accounts: AccountsService,
     private readonly ingest: DmsIngestService,
     private readonly conversations: ConversationsService,
-    webhooks: WebhookService,
+    private readonly webhooks: WebhookService,
     @Inject(ConfigService) config: ConfigService,
   ) {
     this.owner = webhooks.instanceId;
@@ -138,21 +164,28 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     this.pump();
   }
 
+  /**
+   * Takes what is queued in batches: under load one batch holds many deliveries, stored with a
+   * few bulk writes; when idle a batch is the one delivery just acknowledged, processed at once.
+   * Batches run one at a time by default, so the database's single writer serves the
+   * acknowledgements' inserts between them.
+   */
   private pump(): void {
     while (!this.stopped && this.running < this.tuning.workerConcurrency && this.queue.length > 0) {
-      const id = this.queue.shift()!;
+      const ids = this.queue.splice(0, this.tuning.workerBatch);
       this.running += 1;
-      void this.process(id)
+      void this.processBatch(ids)
         .catch((error: unknown) =>
           this.logger.error(
-            { deliveryId: id, err: errorName(error) },
-            'delivery processing crashed',
+            { deliveries: ids.length, err: errorName(error) },
+            'delivery batch crashed',
           ),
         )
         .finally(() => {
-          this.queued.delete(id);
+          for (const id of ids) this.queued.delete(id);
           this.running -= 1;
           this.pump();
+          this.pumpSide();
           this.checkIdle();
         });
     }
@@ -252,48 +285,74 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
 
   /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
   async process(id: string): Promise<void> {
+    const claimed = await this.claim(id);
+    if (claimed) await this.processClaimed(claimed);
+  }
+
+  /**
+   * Claims and processes the deliveries of one batch. Deliveries of customers' messages only
+   * (nearly all of them under load) are stored together through the ingest's batch door; any
+   * other delivery is processed one by one afterwards, its events in their order.
+   */
+  async processBatch(ids: string[]): Promise<void> {
+    const claimed = (await Promise.all(ids.map((id) => this.claim(id)))).filter(
+      (d): d is Claimed => d !== null,
+    );
+    const messages: { claimed: Claimed; events: MessageEvent[] }[] = [];
+    const others: Claimed[] = [];
+    for (const delivery of claimed) {
+      let events: ParsedEvent[] | undefined;
+      try {
+        events = parseDelivery(JSON.parse(delivery.doc.raw_body));
+      } catch {
+        // processClaimed records the failure.
+      }
+      if (events && events.length > 0 && events.every((e) => e.kind === 'message'))
+        messages.push({ claimed: delivery, events: events });
+      else others.push(delivery);
+    }
+    if (messages.length > 0) await this.processMessages(messages);
+    for (const delivery of others) await this.processClaimed(delivery);
+  }
+
+  private async claim(id: string): Promise<Claimed | null> {
     const now = new Date();
-    const current = await this.deliveries.findById(id).lean().exec();
-    if (!current || current.status !== 'pending') return;
-    let claimed: typeof current | null = current;
-    let attempts = current.attempts + 1;
+    const current =
+      this.webhooks.takeHandedOver(id) ?? (await this.deliveries.findById(id).lean().exec());
+    if (!current || current.status !== 'pending') return null;
     const leasedToUs =
       current.lease_owner === this.owner && !!current.lease_until && current.lease_until > now;
-    if (!leasedToUs) {
-      if (current.lease_until && current.lease_until > now) return; // another instance's
-      // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
-      // instances may both win, and processing twice changes nothing).
-      claimed = await this.deliveries
-        .findOneAndUpdate(
-          { _id: current._id, status: 'pending', lease_until: { $lt: now } },
-          {
-            $set: {
-              lease_until: new Date(now.getTime() + this.tuning.leaseMs),
-              lease_owner: this.owner,
-            },
-            $inc: { attempts: 1 },
+    if (leasedToUs) return { doc: current, attempts: current.attempts + 1, at: now };
+    if (current.lease_until && current.lease_until > now) return null; // another instance's
+    // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
+    // instances may both win, and processing twice changes nothing).
+    const claimed = await this.deliveries
+      .findOneAndUpdate(
+        { _id: current._id, status: 'pending', lease_until: { $lt: now } },
+        {
+          $set: {
+            lease_until: new Date(now.getTime() + this.tuning.leaseMs),
+            lease_owner: this.owner,
           },
-          { new: true },
-        )
-        .lean()
-        .exec();
-      if (!claimed) return;
-      attempts = claimed.attempts;
-    }
+          $inc: { attempts: 1 },
+        },
+        { new: true },
+      )
+      .lean()
+      .exec();
+    return claimed ? { doc: claimed, attempts: claimed.attempts, at: now } : null;
+  }
 
-    const counts: Record<string, number> = {};
-    const bump = (key: string) => (counts[key] = (counts[key] ?? 0) + 1);
-    const unroutable = new Set<string>();
-    const routed = new Map<string, RoutedAccount>();
-    const enrich: [RoutedAccount, string][] = [];
-    const refetch: [RoutedAccount, string][] = [];
+  private async processClaimed({ doc: claimed, attempts, at: now }: Claimed): Promise<void> {
+    const id = String(claimed._id);
+    const outcome = new DeliveryOutcome();
     try {
       const events = parseDelivery(JSON.parse(claimed.raw_body));
       const cache = new Map<string, RoutedAccount | null>();
       for (const event of events) {
-        bump(`kind:${event.kind}`);
+        outcome.bump(`kind:${event.kind}`);
         if (event.kind === 'ignored') {
-          bump(event.reason);
+          outcome.bump(event.reason);
           continue;
         }
         const key = event.routingIds.join(',');
@@ -303,8 +362,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
           cache.set(key, account);
         }
         if (!account) {
-          unroutable.add(event.entryId);
-          bump('unroutable');
+          outcome.unroutable(event.entryId);
           continue;
         }
         let result;
@@ -315,56 +373,123 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
           // Deleted since it was routed: kept like any delivery for an unknown account.
           this.routes.clear();
           cache.set(key, null);
-          unroutable.add(event.entryId);
-          bump('unroutable');
+          outcome.unroutable(event.entryId);
           continue;
         }
-        routed.set(account.accountId, account);
-        bump(result.outcome);
-        this.logger.debug(
-          {
-            deliveryId: id,
-            accountId: account.accountId,
-            mid: 'mid' in event ? event.mid : undefined,
-            kind: event.kind,
-            outcome: result.outcome,
-          },
-          'webhook event applied',
-        );
-        for (const customerId of result.enrich ?? []) enrich.push([account, customerId]);
-        if (result.refetchMid) refetch.push([account, result.refetchMid]);
+        this.applied(id, outcome, event, account, result);
       }
-      // By _id alone: FerretDB serves nothing else from an index.
-      await this.deliveries
-        .updateOne(
-          { _id: claimed._id },
-          {
-            $set: {
-              status: 'processed',
-              attempts,
-              processed_at: new Date(),
-              result: { ...counts, accounts: routed.size },
-              ...(unroutable.size > 0 ? { unroutable_ids: [...unroutable] } : {}),
-            },
-            $unset: {
-              lease_until: '',
-              lease_owner: '',
-              last_error: '',
-              ...(unroutable.size > 0 ? {} : { unroutable_ids: '' }),
-            },
-          },
-        )
-        .exec();
-      if (unroutable.size > 0)
-        this.logger.log(
-          { deliveryId: id, unroutable: unroutable.size },
-          'delivery names unknown accounts',
-        );
+      await this.complete(claimed._id, attempts, outcome);
     } catch (error) {
       await this.failed(claimed._id, attempts, error);
       return;
     }
-    for (const account of routed.values()) {
+    this.followUp(now, outcome);
+  }
+
+  /** The message-only deliveries of a batch: routed, stored together, completed each. */
+  private async processMessages(
+    deliveries: { claimed: Claimed; events: MessageEvent[] }[],
+  ): Promise<void> {
+    const items: { event: MessageEvent; account: RoutedAccount; delivery: number }[] = [];
+    const outcomes = deliveries.map(() => new DeliveryOutcome());
+    for (const [index, { events }] of deliveries.entries()) {
+      for (const event of events) {
+        outcomes[index].bump(`kind:${event.kind}`);
+        const account = await this.route(event.routingIds);
+        if (account) items.push({ event, account, delivery: index });
+        else outcomes[index].unroutable(event.entryId);
+      }
+    }
+    let results: ApplyResult[];
+    try {
+      results = await this.ingest.applyMessages(items);
+    } catch (error) {
+      // Nothing is half-done for good: each delivery is retried, and storing is idempotent.
+      await Promise.all(
+        deliveries.map(({ claimed }) => this.failed(claimed.doc._id, claimed.attempts, error)),
+      );
+      return;
+    }
+    items.forEach(({ event, account, delivery }, k) => {
+      const id = String(deliveries[delivery].claimed.doc._id);
+      if (results[k].outcome === 'account_gone') {
+        this.routes.clear();
+        outcomes[delivery].unroutable(event.entryId);
+      } else this.applied(id, outcomes[delivery], event, account, results[k]);
+    });
+    await Promise.all(
+      deliveries.map(async ({ claimed }, index) => {
+        try {
+          await this.complete(claimed.doc._id, claimed.attempts, outcomes[index]);
+        } catch (error) {
+          await this.failed(claimed.doc._id, claimed.attempts, error);
+          return;
+        }
+        this.followUp(claimed.at, outcomes[index]);
+      }),
+    );
+  }
+
+  private applied(
+    deliveryId: string,
+    outcome: DeliveryOutcome,
+    event: ParsedEvent,
+    account: RoutedAccount,
+    result: ApplyResult,
+  ): void {
+    outcome.routed.set(account.accountId, account);
+    outcome.bump(result.outcome);
+    this.logger.debug(
+      {
+        deliveryId,
+        accountId: account.accountId,
+        mid: 'mid' in event ? event.mid : undefined,
+        kind: event.kind,
+        outcome: result.outcome,
+      },
+      'webhook event applied',
+    );
+    for (const customerId of result.enrich ?? []) outcome.enrich.push([account, customerId]);
+    if (result.refetchMid) outcome.refetch.push([account, result.refetchMid]);
+  }
+
+  /** Marks the delivery processed; by _id alone (FerretDB serves nothing else from an index). */
+  private async complete(
+    _id: Types.ObjectId,
+    attempts: number,
+    outcome: DeliveryOutcome,
+  ): Promise<void> {
+    const unroutable = [...outcome.unroutableIds];
+    await this.deliveries
+      .updateOne(
+        { _id },
+        {
+          $set: {
+            status: 'processed',
+            attempts,
+            processed_at: new Date(),
+            result: { ...outcome.counts, accounts: outcome.routed.size },
+            ...(unroutable.length > 0 ? { unroutable_ids: unroutable } : {}),
+          },
+          $unset: {
+            lease_until: '',
+            lease_owner: '',
+            last_error: '',
+            ...(unroutable.length > 0 ? {} : { unroutable_ids: '' }),
+          },
+        },
+      )
+      .exec();
+    if (unroutable.length > 0)
+      this.logger.log(
+        { deliveryId: String(_id), unroutable: unroutable.length },
+        'delivery names unknown accounts',
+      );
+  }
+
+  /** After a delivery is processed: activity for health, then enrichment, never holding it back. */
+  private followUp(now: Date, outcome: DeliveryOutcome): void {
+    for (const account of outcome.routed.values()) {
       const last = this.seenWritten.get(account.accountId) ?? 0;
       if (now.getTime() - last < SEEN_WRITE_INTERVAL_MS) continue;
       this.seenWritten.set(account.accountId, now.getTime());
@@ -377,8 +502,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
           ),
         );
     }
-    for (const [account, customerId] of enrich) this.enrichLater(account, customerId);
-    for (const [account, mid] of refetch) {
+    for (const [account, customerId] of outcome.enrich) this.enrichLater(account, customerId);
+    for (const [account, mid] of outcome.refetch) {
       this.sideTask(
         `edit:${mid}`,
         () => this.ingest.refetchEditedText(account, mid),
@@ -461,7 +586,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private pumpSide(): void {
-    while (!this.stopped && this.sideRunning < 2 && this.side.length > 0) {
+    // Deliveries first: while a backlog waits, enrichment (whose writes compete for the same
+    // database) starts nothing new; it resumes as soon as the queue is empty.
+    const busy = this.queue.length > 0;
+    while (!this.stopped && !busy && this.sideRunning < 2 && this.side.length > 0) {
       const task = this.side.shift()!;
       this.sideRunning += 1;
       void task().finally(() => {

@@ -7,8 +7,10 @@ export interface WebhookTuning {
   groupCommitWindowMs: number;
   /** Largest group commit. */
   groupCommitMax: number;
-  /** Deliveries processed at once by one instance. */
+  /** Batches processed at once by one instance. */
   workerConcurrency: number;
+  /** Most deliveries one batch takes from the queue. */
+  workerBatch: number;
   leaseMs: number;
   maxAttempts: number;
   /** First retry delay of a failed delivery (doubles per attempt). */
@@ -35,6 +37,7 @@ export function webhookTuning(service: ConfigService<Env, true> | ConfigService)
     groupCommitWindowMs: get('WEBHOOK_GROUP_COMMIT_MS'),
     groupCommitMax: get('WEBHOOK_GROUP_COMMIT_MAX'),
     workerConcurrency: get('WEBHOOK_WORKER_CONCURRENCY'),
+    workerBatch: get('WEBHOOK_WORKER_BATCH'),
     leaseMs: get('WEBHOOK_LEASE_MS'),
     maxAttempts: get('WEBHOOK_MAX_ATTEMPTS'),
     retryBaseMs: get('WEBHOOK_RETRY_BASE_MS'),

@@ -31,6 +31,9 @@ const PERSIST_TIMEOUT_MS = 5_000;
  * (group commit): each request is answered once its batch is durable, and a failed batch fails
  * all of its requests with 503 so Meta retries them.
  */
+/** Bound of the in-memory hand-over: past it the worker reads deliveries back as before. */
+const MAX_HANDED_OVER = 10_000;
+
 @Injectable()
 export class WebhookService {
   private readonly logger = new Logger(WebhookService.name);
@@ -42,6 +45,12 @@ export class WebhookService {
    */
   readonly instanceId = randomUUID();
   private queue: Waiter[] = [];
+  /**
+   * Deliveries just written and leased to this instance's worker, handed over in memory so that
+   * processing them starts without reading them back (on a single-writer database every read
+   * of a delivery competes with the next acknowledgements).
+   */
+  private readonly handOver = new Map<string, WebhookDelivery & { _id: Types.ObjectId }>();
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
 
@@ -94,7 +103,16 @@ export class WebhookService {
       this.queue.push(waiter);
       this.schedule();
     });
-    return doc._id.toHexString();
+    const id = doc._id.toHexString();
+    if (leased && this.handOver.size < MAX_HANDED_OVER) this.handOver.set(id, doc);
+    return id;
+  }
+
+  /** The delivery as written by this instance's acknowledgement, once; undefined otherwise. */
+  takeHandedOver(id: string): (WebhookDelivery & { _id: Types.ObjectId }) | undefined {
+    const doc = this.handOver.get(id);
+    this.handOver.delete(id);
+    return doc;
   }
 
   private schedule(): void {

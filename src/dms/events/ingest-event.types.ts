@@ -141,7 +141,15 @@ export type ParsedEventKind = ParsedEvent['kind'];
 
 /** What applying one event did (counted on the delivery's result). */
 export type ApplyOutcome =
-  'stored' | 'duplicate' | 'updated' | 'pending' | 'noop' | 'ignored' | 'disabled';
+  | 'stored'
+  | 'duplicate'
+  | 'updated'
+  | 'pending'
+  | 'noop'
+  | 'ignored'
+  | 'disabled'
+  /** The account was deleted after routing: the event is kept like one for an unknown account. */
+  | 'account_gone';
 
 export interface ApplyResult {
   outcome: ApplyOutcome;
