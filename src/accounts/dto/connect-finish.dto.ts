@@ -1,15 +1,24 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsString, MaxLength, MinLength } from 'class-validator';
+
+/** Declared in the document from the same constants the validators use. */
+const TICKET_MIN = 1;
+const TICKET_MAX = 512;
 
 export class ConnectFinishBodyDto {
   /**
    * The `connect_ticket` the callback put in the FRONTEND_URL address the browser landed on.
    * Single use, valid 10 minutes.
    */
-  @ApiProperty({ example: 'q3Lr0m5yJ7cY1u9bTQeXh2Vn8sKf4aWd6gPz0oB1iNc' })
+  @ApiProperty({
+    example: 'q3Lr0m5yJ7cY1u9bTQeXh2Vn8sKf4aWd6gPz0oB1iNc',
+    minLength: TICKET_MIN,
+    maxLength: TICKET_MAX,
+  })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(512)
+  @MinLength(TICKET_MIN)
+  @MaxLength(TICKET_MAX)
   connect_ticket!: string;
 }
 
