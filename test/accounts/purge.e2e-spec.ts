@@ -3,7 +3,8 @@ import { Types } from 'mongoose';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { AccountPurgeListener } from '../../src/dms/account-purge.listener';
-import { givenConversation, givenDm, SseClient, waitFor } from '../dms/dms-helpers';
+import { givenConversation, givenDm, SseClient } from '../dms/dms-helpers';
+import { eventually } from '../support/wait';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
 import { countForAccount, givenAccount, storedAccount } from '../support/factories';
 
@@ -128,7 +129,7 @@ describe('account purge', () => {
       .expect(200);
     expect(res.body.data).toMatchObject({ id: purged.accountId, purge: true });
 
-    await waitFor(async () => !!(await accountDoc(purged.accountId))?.purged_at);
+    await eventually(async () => !!(await accountDoc(purged.accountId))?.purged_at);
     expect(await everything(purged.accountId, purged.mids)).toEqual({
       dms: 0,
       conversations: 0,
@@ -145,7 +146,7 @@ describe('account purge', () => {
     }
     expect((await accountDoc(purged.accountId))!.purge_requested_at).toBeUndefined();
     // Its activity row goes with it; the sibling's stays.
-    await waitFor(
+    await eventually(
       async () => !(await activity().findOne({ _id: new Types.ObjectId(purged.accountId) })),
     );
     expect(await activity().findOne({ _id: new Types.ObjectId(sibling.accountId) })).not.toBeNull();

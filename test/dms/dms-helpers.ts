@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Types } from 'mongoose';
 import type { TestApp } from '../support/e2e';
+import { eventually } from '../support/wait';
 
 let seq = 0;
 
@@ -79,19 +80,6 @@ export async function snapshot(app: TestApp): Promise<string> {
   return JSON.stringify(parts);
 }
 
-export async function waitFor<T>(
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export interface SseEvent {
   id?: string;
   event?: string;
@@ -154,7 +142,7 @@ export class SseClient {
     predicate: (events: SseEvent[]) => boolean,
     timeoutMs = 5000,
   ): Promise<SseEvent[]> {
-    await waitFor(() => Promise.resolve(predicate(this.events)), timeoutMs);
+    await eventually(() => Promise.resolve(predicate(this.events)), timeoutMs);
     return this.events;
   }
 

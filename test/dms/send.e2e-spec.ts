@@ -3,7 +3,8 @@ import { Types } from 'mongoose';
 import { startMetaSimulator, type Customer, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
-import { givenConversation, waitFor } from './dms-helpers';
+import { givenConversation } from './dms-helpers';
+import { deliveriesSettled, eventually } from '../support/wait';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -49,7 +50,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     // Wait for the whole profile enrichment: tests below rewrite the thread directly, and a
     // concurrent write by the worker would replace the whole document on FerretDB. The name
     // fill is its last step: it empties the thread's unnamed list, then names the DM.
-    await waitFor(() =>
+    await eventually(() =>
       conversations().findOne({
         _id: conversationId,
         last_inbound_at: { $exists: true },
@@ -57,7 +58,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
         unnamed_dm_ids: { $exists: false },
       }),
     );
-    const inbound = await waitFor(() =>
+    const inbound = await eventually(() =>
       dms().findOne({ message_id: mid, sender_name: { $exists: true, $ne: null } }),
     );
     return {
@@ -101,12 +102,12 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       const mid = res.body.result.message_id as string;
       expect(meta.sent(t.biz).map((m) => m.mid)).toContain(mid);
       // The simulator posts the echo before answering: wait until it is delivered, then one document.
-      await waitFor(() =>
+      await eventually(() =>
         Promise.resolve(
           meta.deliveries({ kind: 'echo' }).some((d) => d.delivered && d.body.includes(mid)),
         ),
       );
-      await new Promise((r) => setTimeout(r, 200));
+      await deliveriesSettled(app.connection.db!);
       const copies = await dms().find({ message_id: mid }).toArray();
       expect(copies).toHaveLength(1);
       expect(copies[0]).toMatchObject({
@@ -171,10 +172,10 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
         tag: 'HUMAN_AGENT',
       }).expect(200);
       // Let ingest finish with the echo (it re-records the thread) before moving the window again.
-      await waitFor(() =>
+      await eventually(() =>
         dms().findOne({ message_id: sent.body.result.message_id, is_echo: true }),
       );
-      await new Promise((r) => setTimeout(r, 200));
+      await deliveriesSettled(app.connection.db!);
       const body = meta.requests({ endpoint: 'send' }).at(-1)!.body as Record<string, unknown>;
       expect(body).toMatchObject({ tag: 'HUMAN_AGENT', messaging_type: 'MESSAGE_TAG' });
 
@@ -446,7 +447,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     it('should mark every inbound DM of the thread read, zero the unread count and send mark_seen', async () => {
       const t = await givenThread();
       await t.customer.sends('second message');
-      await waitFor(
+      await eventually(
         async () =>
           (await dms().countDocuments({
             platform_account_id: t.accountId,
@@ -595,7 +596,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       // Stored by the webhook worker; only then aged (a concurrent upsert of the same comment
       // is not atomic on FerretDB).
       const comments = app.connection.db!.collection('instagram_comments');
-      await waitFor(() => comments.findOne({ _id: commentId as never }));
+      await eventually(() => comments.findOne({ _id: commentId as never }));
       await comments.updateOne(
         { _id: commentId as never },
         { $set: { created_at: new Date(Date.now() - ageMs) } },
@@ -723,8 +724,8 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
         });
         const customer: Customer = meta.customer(biz);
         const { commentId } = await customer.comments(undefined, 'Price?');
-        await waitFor(() => commentsCollection().findOne({ _id: commentId as never }));
-        await new Promise((r) => setTimeout(r, 100));
+        await eventually(() => commentsCollection().findOne({ _id: commentId as never }));
+        await deliveriesSettled(app.connection.db!);
         const before = meta.requests({ endpoint: 'send', accountIgId: biz.igId }).length;
         const reply = (text: string) =>
           app
@@ -734,7 +735,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
             .send({ platform_account_id: account.accountId, message_text: text });
         const [a, b] = await Promise.all([reply('one'), reply('two')]);
         const calls = meta.requests({ endpoint: 'send', accountIgId: biz.igId }).length - before;
-        await new Promise((r) => setTimeout(r, 300));
+        await deliveriesSettled(app.connection.db!);
         const doc = await commentsCollection().findOne({ _id: commentId as never });
         results.push(
           `statuses=${a.status},${b.status} metaCalls=${calls} codes=${a.body.error?.code ?? '-'},${b.body.error?.code ?? '-'} private_reply=${JSON.stringify(doc?.private_reply ?? null)}`,

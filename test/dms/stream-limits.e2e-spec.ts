@@ -4,7 +4,8 @@ import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { DMS_STREAM_OPTIONS, type DmsStreamOptions } from '../../src/dms/dms-stream.service';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
-import { givenDm, SseClient, waitFor, type SseEvent } from './dms-helpers';
+import { givenDm, SseClient, type SseEvent } from './dms-helpers';
+import { eventually } from '../support/wait';
 
 const MAX_PER_USER = 2;
 const REPLAY_MAX = 4;
@@ -77,7 +78,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
     userId: string,
     opts: { headers?: Record<string, string>; query?: string; expiresIn?: number } = {},
   ): Promise<SseClient> {
-    return waitFor(async () => {
+    return eventually(async () => {
       const client = await SseClient.open(`${base}/instagram-dms/stream${opts.query ?? ''}`, {
         ...app.bearer(userId, { expiresIn: opts.expiresIn }),
         ...opts.headers,
@@ -121,7 +122,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
 
     // A closed stream gives its place back.
     held[0].close();
-    const again = await waitFor(async () => {
+    const again = await eventually(async () => {
       const probe = await plainGet(`${base}/instagram-dms/stream`, app.bearer(a.userId));
       return probe.status === 200 ? probe : null;
     });
@@ -198,7 +199,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
     expect(ended(scoped.events)).toEqual([
       { reason: 'account_removed', platform_account_id: a.accountId },
     ]);
-    await waitFor(() => Promise.resolve(scoped.ended));
+    await eventually(() => Promise.resolve(scoped.ended));
     // The user's other stream goes on (its other account is still theirs), without the removed one.
     const seen = pings(all.events);
     await all.waitForEvents((e) => pings(e) >= seen + 2);
@@ -210,7 +211,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
     expect(dmIds(all.events)).not.toContain(String(gone._id));
 
     // The freed place is usable again at once.
-    await waitFor(
+    await eventually(
       async () =>
         (await plainGet(`${base}/instagram-dms/stream`, app.bearer(a.userId))).status === 200,
     );
@@ -231,7 +232,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
       expect(ended(scoped.events)).toEqual([
         { reason: 'account_removed', platform_account_id: a.accountId },
       ]);
-      await waitFor(() => Promise.resolve(scoped.ended));
+      await eventually(() => Promise.resolve(scoped.ended));
     } finally {
       options.rescopeMs = saved;
     }
@@ -243,7 +244,7 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
     expect(client.status).toBe(200);
     await client.waitForEvents((e) => ended(e).length > 0, 5000);
     expect(ended(client.events)).toEqual([{ reason: 'token_expired' }]);
-    await waitFor(() => Promise.resolve(client.ended));
+    await eventually(() => Promise.resolve(client.ended));
     // Reconnecting with the same token is refused.
     const again = await plainGet(
       `${base}/instagram-dms/stream`,

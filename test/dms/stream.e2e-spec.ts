@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
-import { givenDm, SseClient, waitFor, type SseEvent } from './dms-helpers';
+import { givenDm, SseClient, type SseEvent } from './dms-helpers';
+import { eventually } from '../support/wait';
 
 describe('GET /instagram-dms/stream', () => {
   let meta: MetaSimulator;
@@ -112,7 +113,9 @@ describe('GET /instagram-dms/stream', () => {
     const { mid: m2 } = await a.customer.sends('two');
     const { mid: m3 } = await a.customer.sends('three');
     const dms = app.connection.db!.collection('instagram_dms');
-    await waitFor(async () => (await dms.countDocuments({ message_id: { $in: [m2, m3] } })) === 2);
+    await eventually(
+      async () => (await dms.countDocuments({ message_id: { $in: [m2, m3] } })) === 2,
+    );
     const one = (await dms.findOne({ message_id: m1 }))!;
     await new Promise((r) => setTimeout(r, 5));
     await app

@@ -106,9 +106,10 @@ describe('Out-of-order and repeated message events (e2e)', () => {
       );
       await post(editBody);
       await eventually(() => dms.findOne({ message_id: mid, text: 'edited' }), 10_000);
-      await new Promise((r) => setTimeout(r, 500));
-      const conv = await convs.findOne({ _id: convId as never });
-      expect(conv!.last_message).toMatchObject({ message_id: mid, preview: 'edited' });
+      const conv = await eventually(() =>
+        convs.findOne({ _id: convId as never, 'last_message.preview': 'edited' }),
+      );
+      expect(conv.last_message).toMatchObject({ message_id: mid, preview: 'edited' });
     });
   });
 

@@ -10,25 +10,7 @@ import {
 } from '../support/e2e';
 import { givenAccount } from '../support/factories';
 
-/** Polls `fn` until it returns a truthy value (or stops throwing); no fixed sleeps. */
-export async function eventually<T>(
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 25_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline)
-      throw lastError instanceof Error ? lastError : new Error('eventually: timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { eventually } from '../support/wait';
 
 export function sign(body: string, secret = TEST_APP_SECRET): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

@@ -1,6 +1,7 @@
 import type { MetaSimulator } from '../../meta-simulator';
 import { newUserId, type TestApp } from '../support/e2e';
 import { countForAccount, givenAccount, storedAccount } from '../support/factories';
+import { deliveriesSettled } from '../support/wait';
 import {
   eventually,
   messagingBody,
@@ -66,7 +67,7 @@ describe('Webhook delivery vs account purge (e2e)', () => {
     // Meta retries the same delivery (our ack was late, say) right after the purge, usually
     // within the second igdm caches an entry's route: the delete must clear that cache.
     await post(first).expect(200);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await deliveriesSettled(app.connection.db!);
 
     const dms = await count('instagram_dms', accountId);
     const convs = await count('instagram_conversations', accountId);
