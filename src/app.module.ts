@@ -14,7 +14,7 @@ import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DmsModule } from './dms/dms.module';
-import { throttlerOptions, UserThrottlerGuard } from './dms/user-throttler.guard';
+import { throttlerOptions, UserThrottlerGuard } from './common/http/user-throttler.guard';
 import { HealthModule } from './health/health.module';
 import { InstagramGraphModule } from './instagram-graph/instagram-graph.module';
 import { WebhookModule } from './webhook/webhook.module';

@@ -17,7 +17,7 @@ import { AccountWriteLock } from './account-write-lock';
 import { AccountsService } from './accounts.service';
 import { ACCOUNT_CONNECTED, AccountConnectedEvent, CONNECT_SCOPES } from './accounts.types';
 import { OAuthStateService } from './oauth-state.service';
-import { missingScopes } from './accounts.service';
+import { missingScopes } from './account-response.mapping';
 import { Account, AccountStatus, INSTAGRAM_PLATFORM } from './schemas/account.schema';
 import { ConnectLockService } from './connect-lock.service';
 import { UserSettingsService } from './user-settings.service';

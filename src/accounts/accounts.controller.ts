@@ -28,8 +28,9 @@ import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { Public } from '../auth/public.decorator';
 import { AccountConnectService } from './account-connect.service';
-import { AccountDetailReplyDto, AccountInsights, HealthSummaryReplyDto } from './account-insights';
+import { AccountHealthRegistry } from './account-health.registry';
 import { AccountsService } from './accounts.service';
+import { AccountDetailReplyDto, HealthSummaryReplyDto } from './dto/account-health.dto';
 import { AccountIdParam, DeleteAccountQueryDto } from './dto/account-params.dto';
 import { ConnectFinishBodyDto, ConnectFinishReplyDto } from './dto/connect-finish.dto';
 import {
@@ -72,7 +73,7 @@ export class AccountsController {
   constructor(
     private readonly accounts: AccountsService,
     private readonly connect: AccountConnectService,
-    private readonly insights: AccountInsights,
+    private readonly insights: AccountHealthRegistry,
   ) {}
 
   /** Instagram's authorize URL for connecting an account; valid 10 minutes, once. */

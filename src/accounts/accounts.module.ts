@@ -3,7 +3,10 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { InstagramGraphModule } from '../instagram-graph/instagram-graph.module';
 import { AccountActivityService } from './account-activity.service';
 import { AccountConnectService } from './account-connect.service';
-import { AccountInsights } from './account-insights';
+import { AccountHealthRegistry } from './account-health.registry';
+import { AccountPurgeStateService } from './account-purge-state.service';
+import { AccountReauthListener } from './account-reauth.listener';
+import { AccountSettingsService } from './account-settings.service';
 import { AccountTokensService } from './account-tokens.service';
 import { AccountWriteLock } from './account-write-lock';
 import { ConnectLockService } from './connect-lock.service';
@@ -40,11 +43,14 @@ import { UserSettingsService } from './user-settings.service';
     AccountConnectService,
     OAuthStateService,
     UserSettingsService,
-    AccountInsights,
+    AccountHealthRegistry,
+    AccountPurgeStateService,
+    AccountReauthListener,
+    AccountSettingsService,
     AccountWriteLock,
     ConnectLockService,
     TokenBindingMigration,
   ],
-  exports: [AccountsService, AccountTokensService, AccountInsights],
+  exports: [AccountsService, AccountTokensService, AccountHealthRegistry, AccountPurgeStateService],
 })
 export class AccountsModule {}

@@ -7,12 +7,8 @@ import type { AuthUser } from '../auth/auth-user';
 import { AppError, NotFoundError } from '../common/errors/app-error';
 import type { AppConfig } from '../config/app-config';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
-import {
-  GraphAccount,
-  INSTAGRAM_TOKEN_INVALID,
-  InstagramTokenInvalidEvent,
-} from '../instagram-graph/instagram-graph.types';
-import { AccountActivityService, Activity, latest } from './account-activity.service';
+import { GraphAccount } from '../instagram-graph/instagram-graph.types';
+import { AccountActivityService } from './account-activity.service';
 import { AccountTokensService, reauthRequired } from './account-tokens.service';
 import { AccountWriteLock } from './account-write-lock';
 import { ConnectLockService } from './connect-lock.service';
@@ -21,17 +17,15 @@ import {
   ACCOUNT_DELETED,
   AccountConnectedEvent,
   AccountDeletedEvent,
-  CONNECT_SCOPES,
   RoutedAccount,
-  RoutedAccountStatus,
   SendableAccount,
   WEBHOOK_FIELDS,
 } from './accounts.types';
 import { AccountResponseDto } from './dto/account-response.dto';
+import { igIdOf, statusOf, toResponse } from './account-response.mapping';
 import { Account, AccountStatus } from './schemas/account.schema';
 import { AccountConfig } from './schemas/user-settings.schema';
-import { ConfigChange, isConfigEnabled, UserSettingsService } from './user-settings.service';
-import { AccountConfigDto, UserSettingsDto } from './dto/user-settings.dto';
+import { isConfigEnabled, UserSettingsService } from './user-settings.service';
 
 type AccountDoc = Account & { _id: Types.ObjectId };
 /** A filter that does not name the tenant does not compile. */
@@ -59,7 +53,8 @@ export interface SubscriptionResult {
 /**
  * Connected Instagram accounts: routing of webhooks, the tokens the Graph API calls need, and the
  * dashboard's account routes. Every route method takes the caller first and answers 404 alike
- * for another user's account and a missing one.
+ * for another user's account and a missing one. Settings routes, purge bookkeeping and the
+ * reauth marking live beside it (account-settings, account-purge-state, account-reauth).
  */
 @Injectable()
 export class AccountsService {
@@ -218,50 +213,6 @@ export class AccountsService {
     // A purge deleted the account's activity row; work that outlived it must not write it back.
     if (!(await this.isLive(accountId))) return;
     await this.activity.record(accountId, 'last_webhook_at', at);
-  }
-
-  // ---------------------------------------------------------------- token invalid (Meta 190)
-
-  @OnEvent(INSTAGRAM_TOKEN_INVALID)
-  async onTokenInvalid(event: InstagramTokenInvalidEvent): Promise<void> {
-    try {
-      const live = { is_deleted: { $ne: true } };
-      const matching = await this.accounts
-        .find(
-          {
-            $or: [{ 'instagram_data.ig_id': event.igId }, { 'instagram_data.id': event.igId }],
-            ...live,
-          },
-          { _id: 1 },
-        )
-        .lean<{ _id: Types.ObjectId }[]>()
-        .exec();
-      let marked = 0;
-      for (const { _id } of matching) {
-        const result = await this.writeLock.run(_id, () =>
-          this.accounts.collection.updateOne(
-            { _id, ...live },
-            {
-              $set: {
-                status: AccountStatus.NeedsReauth,
-                status_reason: `${event.reason} (Meta code ${event.code}${event.subcode ? `/${event.subcode}` : ''})`,
-                updated_at: new Date(),
-              },
-            },
-          ),
-        );
-        marked += result.modifiedCount;
-      }
-      this.logger.warn(
-        { igId: event.igId, code: event.code, subcode: event.subcode, accounts: marked },
-        'account needs reauth',
-      );
-    } catch (error) {
-      this.logger.error(
-        { err: error, igId: event.igId },
-        'could not mark account as needing reauth',
-      );
-    }
   }
 
   // ---------------------------------------------------------------- dashboard routes
@@ -430,78 +381,6 @@ export class AccountsService {
     return { id: accountId, unsubscribed, purge };
   }
 
-  // ---------------------------------------------------------------- purge (dms module)
-
-  /** Deleted accounts whose purge was asked for and has not finished (resumed at start-up). */
-  async pendingPurges(): Promise<AccountDeletedEvent[]> {
-    const docs = await this.accounts
-      .find({ is_deleted: true, purge_requested_at: { $exists: true } }, { _id: 1, user_id: 1 })
-      .limit(1_000)
-      .lean<{ _id: Types.ObjectId; user_id: string }[]>()
-      .exec();
-    return docs.map((d) => ({ accountId: d._id.toHexString(), userId: d.user_id, purge: true }));
-  }
-
-  /** False once the account was reconnected (revived): its DMs must not be deleted any more. */
-  async isPurgePending(accountId: string): Promise<boolean> {
-    if (!Types.ObjectId.isValid(accountId)) return false;
-    const doc = await this.accounts
-      .findOne({ _id: new Types.ObjectId(accountId), is_deleted: true }, { purge_requested_at: 1 })
-      .lean<{ purge_requested_at?: Date }>()
-      .exec();
-    return !!doc?.purge_requested_at;
-  }
-
-  async markPurged(accountId: string): Promise<void> {
-    if (!Types.ObjectId.isValid(accountId)) return;
-    await this.writeLock.run(accountId, () =>
-      this.accounts.collection.updateOne(
-        { _id: new Types.ObjectId(accountId), is_deleted: true },
-        { $set: { purged_at: new Date() }, $unset: { purge_requested_at: '' } },
-      ),
-    );
-    await this.activity.forget(accountId);
-  }
-
-  // ---------------------------------------------------------------- user settings
-
-  async getSettings(user: AuthUser): Promise<UserSettingsDto> {
-    const doc = await this.settings.getOrCreate(user.id);
-    return {
-      id: String(doc._id),
-      user_id: doc.user_id,
-      platform: doc.platform,
-      is_active: doc.is_active,
-      is_deleted: doc.is_deleted,
-      configs: (doc.configs ?? []).map(toConfigDto),
-      created_at: doc.created_at ?? null,
-      updated_at: doc.updated_at ?? null,
-    };
-  }
-
-  async updateConfig(
-    user: AuthUser,
-    accountId: string,
-    change: ConfigChange,
-  ): Promise<AccountConfigDto> {
-    if (change.config_name === undefined && change.is_active === undefined) {
-      throw new AppError(
-        HttpStatus.BAD_REQUEST,
-        'VALIDATION_FAILED',
-        'Validation failed: give config_name and/or is_active',
-      );
-    }
-    await this.assertOwned(user, accountId);
-    const config = await this.settings.update(user, accountId, change);
-    this.logger.log({ accountId, isActive: config.is_active }, 'account config updated');
-    return toConfigDto(config);
-  }
-
-  async deleteConfig(user: AuthUser, accountId: string): Promise<AccountConfigDto> {
-    await this.assertOwned(user, accountId);
-    return toConfigDto(await this.settings.markDeleted(user.id, accountId));
-  }
-
   // ---------------------------------------------------------------- shared with connect
 
   /**
@@ -581,62 +460,4 @@ export class AccountsService {
       status: statusOf(account),
     };
   }
-}
-
-function igIdOf(account: Account): string {
-  return account.instagram_data?.ig_id ?? account.instagram_data?.id ?? account.meta?.id ?? '';
-}
-
-/** Legacy documents have no status and count as active. */
-function statusOf(account: Account): RoutedAccountStatus {
-  if (account.is_deleted) return 'disconnected';
-  return account.status ?? 'active';
-}
-
-function toResponse(
-  doc: AccountDoc,
-  config: AccountConfig | null | undefined,
-  activity: Activity | undefined,
-): AccountResponseDto {
-  return {
-    id: doc._id.toHexString(),
-    ig_id: igIdOf(doc),
-    username: doc.meta?.username ?? doc.instagram_data?.username ?? null,
-    name: doc.meta?.name ?? null,
-    account_type: doc.instagram_data?.account_type ?? null,
-    status: statusOf(doc),
-    status_reason: doc.status_reason ?? null,
-    token_expires_at:
-      doc.token_expires_at ??
-      (doc.updated_at && doc.expires_in
-        ? new Date(new Date(doc.updated_at).getTime() + doc.expires_in * 1000)
-        : null),
-    token_refreshed_at: doc.token_refreshed_at ?? null,
-    scopes: doc.scopes ?? [],
-    missing_scopes: missingScopes(doc.scopes),
-    subscribed_fields: doc.subscribed_fields ?? [],
-    subscription_checked_at: doc.subscription_checked_at ?? null,
-    subscription_error: doc.subscription_error ?? null,
-    enabled: isConfigEnabled(config),
-    config_name: config?.config_name ?? null,
-    // Documents written before account_activity existed still carry their own.
-    last_webhook_at: latest(activity?.last_webhook_at, doc.last_webhook_at),
-    created_at: doc.created_at ?? null,
-    updated_at: doc.updated_at ?? null,
-  };
-}
-
-/** The scopes asked for on connect that the grant lacks; null when the grant was not recorded. */
-export function missingScopes(granted: readonly string[] | undefined): string[] | null {
-  if (!granted) return null;
-  return CONNECT_SCOPES.filter((scope) => !granted.includes(scope));
-}
-
-function toConfigDto(config: AccountConfig): AccountConfigDto {
-  return {
-    ...(config.config_name !== undefined ? { config_name: config.config_name } : {}),
-    account_id: config.account_id,
-    is_active: config.is_active !== false,
-    is_deleted: config.is_deleted === true,
-  };
 }

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { ApiAuthErrors, ApiBodyErrors, ApiErrorReply } from '../auth/api-errors';
 import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
-import { AccountsService } from './accounts.service';
+import { AccountSettingsService } from './account-settings.service';
 import { ConfigAccountIdParam } from './dto/account-params.dto';
 import {
   AccountConfigReplyDto,
@@ -31,14 +31,14 @@ const ApiBadAccountId = () =>
 @ApiAuthErrors()
 @Controller('user-settings')
 export class UserSettingsController {
-  constructor(private readonly accounts: AccountsService) {}
+  constructor(private readonly accountSettings: AccountSettingsService) {}
 
   /** The caller's settings (created on first use) with one config per connected account. */
   @Get()
   @ApiOperation({ summary: 'Your settings, created on first use, with one config per account' })
   @ApiOkResponse({ type: UserSettingsReplyDto })
   async get(@CurrentUser() user: AuthUser): Promise<UserSettingsReplyDto> {
-    return { success: true, data: await this.accounts.getSettings(user) };
+    return { success: true, data: await this.accountSettings.getSettings(user) };
   }
 
   /** Renames or enables/disables an account; a disabled account is neither ingested nor sendable. */
@@ -60,7 +60,7 @@ export class UserSettingsController {
     @Param() { account_id }: ConfigAccountIdParam,
     @Body() dto: UpdateConfigDto,
   ): Promise<AccountConfigReplyDto> {
-    return { success: true, data: await this.accounts.updateConfig(user, account_id, dto) };
+    return { success: true, data: await this.accountSettings.updateConfig(user, account_id, dto) };
   }
 
   /** Marks the account's config deleted: ingest and sending stop (the account stays connected). */
@@ -75,6 +75,6 @@ export class UserSettingsController {
     @CurrentUser() user: AuthUser,
     @Param() { account_id }: ConfigAccountIdParam,
   ): Promise<AccountConfigReplyDto> {
-    return { success: true, data: await this.accounts.deleteConfig(user, account_id) };
+    return { success: true, data: await this.accountSettings.deleteConfig(user, account_id) };
   }
 }

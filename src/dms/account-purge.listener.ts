@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { AccountsService } from '../accounts/accounts.service';
+import { AccountPurgeStateService } from '../accounts/account-purge-state.service';
 import { ACCOUNT_DELETED, AccountDeletedEvent } from '../accounts/accounts.types';
 import { customerOf } from './dm-write-lock';
 import { ledgerKey, markerKey } from './ledger-keys';
@@ -48,7 +48,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
     @InjectModel(InstagramConversation.name)
     private readonly conversations: Model<InstagramConversation>,
     @InjectModel(InstagramComment.name) private readonly comments: Model<InstagramComment>,
-    private readonly accounts: AccountsService,
+    private readonly purgeState: AccountPurgeStateService,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -70,7 +70,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
   /** Purges of deleted accounts that a previous process did not finish. */
   async resumePending(): Promise<void> {
     try {
-      for (const event of await this.accounts.pendingPurges()) {
+      for (const event of await this.purgeState.pendingPurges()) {
         if (this.stopped) return;
         await this.purge(event);
       }
@@ -95,7 +95,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
       // DMs first, in batches, each followed by its deletion events; a webhook delivery still in
       // flight may add one meanwhile, so the loop runs until none is left.
       for (;;) {
-        if (this.stopped || !(await this.accounts.isPurgePending(accountId))) return null;
+        if (this.stopped || !(await this.purgeState.isPurgePending(accountId))) return null;
         const batch = await this.dms
           .find(
             { platform_account_id: accountId },
@@ -139,7 +139,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
       result.comments = (
         await this.comments.deleteMany({ platform_account_id: accountId })
       ).deletedCount;
-      await this.accounts.markPurged(accountId);
+      await this.purgeState.markPurged(accountId);
       this.logger.log({ accountId, ...result }, 'account purged');
       return result;
     } catch (error) {

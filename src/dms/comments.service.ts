@@ -7,10 +7,11 @@ import { AppError, NotFoundError } from '../common/errors/app-error';
 import { MetaApiError } from '../instagram-graph/meta-error';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { assertTextFits } from '../instagram-graph/text-limit';
-import { DmsIngestService, type NewDm } from './dms-ingest.service';
+import { DmsIngestService, type NewDm } from './ingest/ingest.service';
 import { DAY_MS, serializeDm, type DmJson } from './dms.service';
 import type { CommentReplyDto } from './dto/send-dm.dto';
 import { InstagramComment } from './schemas/instagram-comment.schema';
+import { DmLedger } from './ingest/ledger';
 import { markerKey } from './ledger-keys';
 import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 
@@ -37,6 +38,7 @@ export class CommentsService {
     private readonly accounts: AccountsService,
     private readonly graph: InstagramGraphService,
     private readonly ingest: DmsIngestService,
+    private readonly dmLedger: DmLedger,
   ) {}
 
   async privateReply(user: AuthUser, commentId: string, dto: CommentReplyDto) {
@@ -87,7 +89,7 @@ export class CommentsService {
     // two concurrent requests without locking (both would win), but an insert of an existing
     // `_id` always fails. The marker stays once Meta may have the reply (one per comment).
     const marker = markerKey(account.accountId, commentId, 'private_reply');
-    if (!(await this.insertMarker(marker, account.accountId))) throw this.used();
+    if (!(await this.dmLedger.claimOnce(marker, account.accountId))) throw this.used();
     const dropMarker = () => this.ledger.collection.deleteOne({ _id: marker as never });
     const claim: PrivateReplyClaim = {
       claimed_at: new Date(),
@@ -175,21 +177,6 @@ export class CommentsService {
       'private reply sent',
     );
     return { success: true as const, result, stored };
-  }
-
-  /** False when the marker exists already (another request claimed the comment). */
-  private async insertMarker(_id: string, accountId: string): Promise<boolean> {
-    try {
-      await this.ledger.collection.insertOne({
-        _id,
-        platform_account_id: accountId,
-        created_at: new Date(),
-      } as never);
-      return true;
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 11000) return false;
-      throw error;
-    }
   }
 
   private used(): AppError {

@@ -32,6 +32,7 @@ import type { AuthUser } from '../auth/auth-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { CommentsService } from './comments.service';
 import { DmsStreamService } from './dms-stream.service';
+import { DmSendService } from './dm-send.service';
 import { DmsService } from './dms.service';
 import {
   CommentIdParam,
@@ -56,7 +57,7 @@ import {
 import { ListDmsQueryDto } from './dto/list-dms.query';
 import { CommentReplyDto, SendDmDto } from './dto/send-dm.dto';
 import { UpdateDmDto } from './dto/update-dm.dto';
-import { SEND_THROTTLE } from './user-throttler.guard';
+import { SEND_THROTTLE } from '../common/http/user-throttler.guard';
 
 const ApiDmId = () => ApiObjectIdParam('id', 'DM id (instagram_dms._id)');
 const ApiBadDmId = () =>
@@ -127,6 +128,7 @@ const CONVERSATION_LINKS = Object.fromEntries(
 export class DmsController {
   constructor(
     private readonly dms: DmsService,
+    private readonly dmSend: DmSendService,
     private readonly comments: CommentsService,
     private readonly stream: DmsStreamService,
   ) {}
@@ -292,7 +294,7 @@ export class DmsController {
   @ApiBodyErrors()
   @ApiInstagramErrors()
   send(@CurrentUser() user: AuthUser, @Body() body: SendDmDto) {
-    return this.dms.send(user, body);
+    return this.dmSend.send(user, body);
   }
 
   @Post('comments/:comment_id/reply')

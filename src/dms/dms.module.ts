@@ -9,9 +9,17 @@ import {
 } from './schemas/instagram-conversation.schema';
 import { InstagramDmId, InstagramDmIdSchema } from './schemas/instagram-dm-id.schema';
 import { InstagramDm, InstagramDmSchema } from './schemas/instagram-dm.schema';
+import { DmSendService } from './dm-send.service';
 import { DmsService } from './dms.service';
 import { ConversationsService } from './conversations.service';
-import { DmsIngestService } from './dms-ingest.service';
+import { DmsIngestService } from './ingest/ingest.service';
+import { BatchStore } from './ingest/batch-store';
+import { CommentIngest } from './ingest/comment-ingest';
+import { DmChangeEmitter } from './ingest/dm-change-emitter';
+import { ProfileEnrichment } from './ingest/enrichment';
+import { DmLedger } from './ingest/ledger';
+import { MessageStore } from './ingest/message-store';
+import { TargetEventApplier } from './ingest/target-events';
 import { LegacyCustomerIdService } from './legacy-customer-id.service';
 import { LegacyLedgerService } from './legacy-ledger.service';
 import { CommentsService } from './comments.service';
@@ -41,7 +49,15 @@ import { AccountPurgeListener } from './account-purge.listener';
   controllers: [DmsController, AttachmentsController],
   providers: [
     DmsService,
+    DmSendService,
     DmsIngestService,
+    DmLedger,
+    MessageStore,
+    BatchStore,
+    TargetEventApplier,
+    CommentIngest,
+    ProfileEnrichment,
+    DmChangeEmitter,
     LegacyLedgerService,
     LegacyCustomerIdService,
     ConversationsService,

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import { Connection, Model, Types } from 'mongoose';
+import { duplicateKeyWriteErrors } from './ingest/duplicate-key';
 import { ledgerKey, markerKey, PER_ACCOUNT_KEY } from './ledger-keys';
 import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
@@ -19,9 +20,7 @@ type LedgerDoc = {
 };
 
 function onlyDuplicates(error: unknown): boolean {
-  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-  const errors = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return errors.length > 0 && errors.every((e) => (e as { code?: unknown } | null)?.code === 11000);
+  return duplicateKeyWriteErrors(error) !== undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { attachmentsFromGraph } from '../dms/attachments.mapping';
-import type { NewDm } from '../dms/dms-ingest.service';
+import type { NewDm } from '../dms/ingest/ingest.service';
 import type { InstagramDm } from '../dms/schemas/instagram-dm.schema';
 import type { GraphMessage } from '../instagram-graph/instagram-graph.types';
 import { classifyMessage } from '../webhook/event-parser';

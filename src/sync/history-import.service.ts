@@ -9,7 +9,6 @@ import {
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
-import type { ImportStatusDto } from '../accounts/account-insights';
 import { AccountsService } from '../accounts/accounts.service';
 import {
   ACCOUNT_CONNECTED,
@@ -21,7 +20,8 @@ import type { AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/errors/app-error';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import { MetaApiError } from '../instagram-graph/meta-error';
-import { AccountInsights } from '../accounts/account-insights';
+import { AccountHealthRegistry } from '../accounts/account-health.registry';
+import type { ImportStatusDto } from '../accounts/dto/account-health-parts.dto';
 import { ConversationPacer } from './conversation-pacer';
 import {
   AccountSyncState,
@@ -67,7 +67,7 @@ export class HistoryImportService implements OnApplicationBootstrap, OnModuleDes
     private readonly leases: SyncLeases,
     private readonly threads: ThreadSync,
     private readonly accounts: AccountsService,
-    private readonly insights: AccountInsights,
+    private readonly insights: AccountHealthRegistry,
     private readonly graph: InstagramGraphService,
     private readonly pacer: ConversationPacer,
     @Inject(SYNC_SETTINGS) settings: SyncSettings,

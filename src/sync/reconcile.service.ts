@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { InjectModel } from '@nestjs/mongoose';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Model } from 'mongoose';
-import { AccountInsights, type SyncTarget } from '../accounts/account-insights';
+import { AccountHealthRegistry, type SyncTarget } from '../accounts/account-health.registry';
 import { AccountsService } from '../accounts/accounts.service';
 import { WEBHOOK_FIELDS } from '../accounts/accounts.types';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
@@ -66,7 +66,7 @@ export class ReconcileService implements OnModuleInit, OnModuleDestroy {
     private readonly threads: ThreadSync,
     private readonly imports: HistoryImportService,
     private readonly accounts: AccountsService,
-    private readonly insights: AccountInsights,
+    private readonly insights: AccountHealthRegistry,
     private readonly graph: InstagramGraphService,
     private readonly pacer: ConversationPacer,
     private readonly scheduler: SchedulerRegistry,

@@ -1,11 +1,10 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import {
+  AccountHealthRegistry,
   AccountInsightPart,
-  AccountInsights,
   InsightTarget,
-  ReconcileRunDto,
-  ReconcileStatusDto,
-} from '../accounts/account-insights';
+} from '../accounts/account-health.registry';
+import type { ReconcileRunDto, ReconcileStatusDto } from '../accounts/dto/account-health-parts.dto';
 import { DmsService } from '../dms/dms.service';
 import { WebhookService } from '../webhook/webhook.service';
 import { HistoryImportService } from './history-import.service';
@@ -16,13 +15,13 @@ type Parts = Record<string, AccountInsightPart>;
 
 /**
  * Registers what the higher modules know about an account with the accounts module's
- * {@link AccountInsights}: DM counts (dms), webhook deliveries (webhook), import and
+ * {@link AccountHealthRegistry}: DM counts (dms), webhook deliveries (webhook), import and
  * reconciliation (sync), each through its module's exported service.
  */
 @Injectable()
 export class SyncInsights implements OnModuleInit {
   constructor(
-    private readonly insights: AccountInsights,
+    private readonly insights: AccountHealthRegistry,
     private readonly imports: HistoryImportService,
     private readonly reconcile: ReconcileService,
     private readonly dmsService: DmsService,

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
-import { DmsIngestService } from '../dms/dms-ingest.service';
+import { DmsIngestService } from '../dms/ingest/ingest.service';
 import { InstagramGraphService } from '../instagram-graph/instagram-graph.service';
 import type { GraphAccount } from '../instagram-graph/instagram-graph.types';
 import { ConversationPacer } from './conversation-pacer';

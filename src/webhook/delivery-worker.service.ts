@@ -8,8 +8,8 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model, Types } from 'mongoose';
-import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
+import { Model } from 'mongoose';
+import { AccountsService } from '../accounts/accounts.service';
 import {
   ACCOUNT_CONNECTED,
   ACCOUNT_DELETED,
@@ -19,41 +19,14 @@ import {
   RoutedAccount,
 } from '../accounts/accounts.types';
 import { ConversationsService } from '../dms/conversations.service';
-import { DmsIngestService } from '../dms/dms-ingest.service';
-import type { ApplyResult, MessageEvent, ParsedEvent } from '../dms/events/ingest-event.types';
-import { parseDelivery } from './event-parser';
+import { DmsIngestService } from '../dms/ingest/ingest.service';
 import { WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { errorName, NO_LEASE, WebhookService } from './webhook.service';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
+import { DeliveryOutcome, DeliveryProcessor } from './delivery-processor';
 
 type Task = () => Promise<void>;
 
-/** A delivery this instance holds the lease of, with the attempt it is on. */
-interface Claimed {
-  doc: WebhookDelivery & { _id: Types.ObjectId };
-  attempts: number;
-  at: Date;
-}
-
-/** What processing one delivery found, written on it and followed up after. */
-class DeliveryOutcome {
-  readonly counts: Record<string, number> = {};
-  readonly unroutableIds = new Set<string>();
-  readonly routed = new Map<string, RoutedAccount>();
-  readonly enrich: [RoutedAccount, string][] = [];
-  readonly refetch: [RoutedAccount, string][] = [];
-
-  bump(key: string): void {
-    this.counts[key] = (this.counts[key] ?? 0) + 1;
-  }
-
-  unroutable(entryId: string): void {
-    this.unroutableIds.add(entryId);
-    this.bump('unroutable');
-  }
-}
-
-const ROUTE_CACHE_MS = 1_000;
 /**
  * A failed read of an edited text is tried again after these delays (profiles have their own
  * durable sweep): a Graph hiccup must not leave the old text on screen for good.
@@ -84,9 +57,7 @@ export function nextSweepDelay(intervalMs: number, lastSweepMs: number): number 
 export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly tuning: WebhookTuning;
-  private readonly owner: string;
-  /** Routing lookups shared by the deliveries of the next second (two scans each on FerretDB). */
-  private readonly routes = new Map<string, { account: RoutedAccount | null; until: number }>();
+  private readonly processor: DeliveryProcessor;
   /** When each account's last-webhook time was last written (health; at most once a minute). */
   private readonly seenWritten = new Map<string, number>();
   private readonly queue: string[] = [];
@@ -107,9 +78,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     private readonly webhooks: WebhookService,
     @Inject(ConfigService) config: ConfigService,
   ) {
-    this.owner = webhooks.instanceId;
     this.tuning = webhookTuning(config);
-    this.ingest.retryBaseMs = this.tuning.enrichRetryMs;
+    this.processor = new DeliveryProcessor(deliveries, accounts, ingest, webhooks, this.tuning, {
+      retryAt: (id, ms) => this.later(ms, () => this.wake([id])),
+      followUp: (now, outcome) => this.followUp(now, outcome),
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -236,13 +209,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   /** A deleted account is routed nowhere from now on, not for another second from the cache. */
   @OnEvent(ACCOUNT_DELETED)
   onAccountDeleted(): void {
-    this.routes.clear();
+    this.processor.forgetRoutes();
   }
 
   /** An account was connected: replay deliveries that named it while it was unknown. */
   @OnEvent(ACCOUNT_CONNECTED, { async: true, suppressErrors: true })
   async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
-    this.routes.clear();
+    this.processor.forgetRoutes();
     await this.resumeProfiles(event.accountId);
     const ids = (
       await this.deliveries
@@ -271,7 +244,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   /** A disabled account was turned on again: its parked profile reads are due. */
   @OnEvent(ACCOUNT_ENABLED, { async: true, suppressErrors: true })
   async onAccountEnabled(event: AccountEnabledEvent): Promise<void> {
-    this.routes.clear();
+    this.processor.forgetRoutes();
     await this.resumeProfiles(event.accountId);
   }
 
@@ -284,207 +257,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
-  async process(id: string): Promise<void> {
-    const claimed = await this.claim(id);
-    if (claimed) await this.processClaimed(claimed);
+  process(id: string): Promise<void> {
+    return this.processor.process(id);
   }
 
-  /**
-   * Claims and processes the deliveries of one batch. Deliveries of customers' messages only
-   * (nearly all of them under load) are stored together through the ingest's batch door; any
-   * other delivery is processed one by one afterwards, its events in their order.
-   */
-  async processBatch(ids: string[]): Promise<void> {
-    const claimed = (await Promise.all(ids.map((id) => this.claim(id)))).filter(
-      (d): d is Claimed => d !== null,
-    );
-    const messages: { claimed: Claimed; events: MessageEvent[] }[] = [];
-    const others: Claimed[] = [];
-    for (const delivery of claimed) {
-      let events: ParsedEvent[] | undefined;
-      try {
-        events = parseDelivery(JSON.parse(delivery.doc.raw_body));
-      } catch {
-        // processClaimed records the failure.
-      }
-      if (events && events.length > 0 && events.every((e) => e.kind === 'message'))
-        messages.push({ claimed: delivery, events: events });
-      else others.push(delivery);
-    }
-    if (messages.length > 0) await this.processMessages(messages);
-    for (const delivery of others) await this.processClaimed(delivery);
-  }
-
-  private async claim(id: string): Promise<Claimed | null> {
-    const now = new Date();
-    const current =
-      this.webhooks.takeHandedOver(id) ?? (await this.deliveries.findById(id).lean().exec());
-    if (!current || current.status !== 'pending') return null;
-    const leasedToUs =
-      current.lease_owner === this.owner && !!current.lease_until && current.lease_until > now;
-    if (leasedToUs) return { doc: current, attempts: current.attempts + 1, at: now };
-    if (current.lease_until && current.lease_until > now) return null; // another instance's
-    // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
-    // instances may both win, and processing twice changes nothing).
-    const claimed = await this.deliveries
-      .findOneAndUpdate(
-        { _id: current._id, status: 'pending', lease_until: { $lt: now } },
-        {
-          $set: {
-            lease_until: new Date(now.getTime() + this.tuning.leaseMs),
-            lease_owner: this.owner,
-          },
-          $inc: { attempts: 1 },
-        },
-        { new: true },
-      )
-      .lean()
-      .exec();
-    return claimed ? { doc: claimed, attempts: claimed.attempts, at: now } : null;
-  }
-
-  private async processClaimed({ doc: claimed, attempts, at: now }: Claimed): Promise<void> {
-    const id = String(claimed._id);
-    const outcome = new DeliveryOutcome();
-    try {
-      const events = parseDelivery(JSON.parse(claimed.raw_body));
-      const cache = new Map<string, RoutedAccount | null>();
-      for (const event of events) {
-        outcome.bump(`kind:${event.kind}`);
-        if (event.kind === 'ignored') {
-          outcome.bump(event.reason);
-          continue;
-        }
-        const key = event.routingIds.join(',');
-        let account = cache.get(key);
-        if (account === undefined) {
-          account = await this.route(event.routingIds);
-          cache.set(key, account);
-        }
-        if (!account) {
-          outcome.unroutable(event.entryId);
-          continue;
-        }
-        let result;
-        try {
-          result = await this.ingest.applyEvent(event, account);
-        } catch (error) {
-          if (!(error instanceof AccountGoneError)) throw error;
-          // Deleted since it was routed: kept like any delivery for an unknown account.
-          this.routes.clear();
-          cache.set(key, null);
-          outcome.unroutable(event.entryId);
-          continue;
-        }
-        this.applied(id, outcome, event, account, result);
-      }
-      await this.complete(claimed._id, attempts, outcome);
-    } catch (error) {
-      await this.failed(claimed._id, attempts, error);
-      return;
-    }
-    this.followUp(now, outcome);
-  }
-
-  /** The message-only deliveries of a batch: routed, stored together, completed each. */
-  private async processMessages(
-    deliveries: { claimed: Claimed; events: MessageEvent[] }[],
-  ): Promise<void> {
-    const items: { event: MessageEvent; account: RoutedAccount; delivery: number }[] = [];
-    const outcomes = deliveries.map(() => new DeliveryOutcome());
-    for (const [index, { events }] of deliveries.entries()) {
-      for (const event of events) {
-        outcomes[index].bump(`kind:${event.kind}`);
-        const account = await this.route(event.routingIds);
-        if (account) items.push({ event, account, delivery: index });
-        else outcomes[index].unroutable(event.entryId);
-      }
-    }
-    let results: ApplyResult[];
-    try {
-      results = await this.ingest.applyMessages(items);
-    } catch (error) {
-      // Nothing is half-done for good: each delivery is retried, and storing is idempotent.
-      await Promise.all(
-        deliveries.map(({ claimed }) => this.failed(claimed.doc._id, claimed.attempts, error)),
-      );
-      return;
-    }
-    items.forEach(({ event, account, delivery }, k) => {
-      const id = String(deliveries[delivery].claimed.doc._id);
-      if (results[k].outcome === 'account_gone') {
-        this.routes.clear();
-        outcomes[delivery].unroutable(event.entryId);
-      } else this.applied(id, outcomes[delivery], event, account, results[k]);
-    });
-    await Promise.all(
-      deliveries.map(async ({ claimed }, index) => {
-        try {
-          await this.complete(claimed.doc._id, claimed.attempts, outcomes[index]);
-        } catch (error) {
-          await this.failed(claimed.doc._id, claimed.attempts, error);
-          return;
-        }
-        this.followUp(claimed.at, outcomes[index]);
-      }),
-    );
-  }
-
-  private applied(
-    deliveryId: string,
-    outcome: DeliveryOutcome,
-    event: ParsedEvent,
-    account: RoutedAccount,
-    result: ApplyResult,
-  ): void {
-    outcome.routed.set(account.accountId, account);
-    outcome.bump(result.outcome);
-    this.logger.debug(
-      {
-        deliveryId,
-        accountId: account.accountId,
-        mid: 'mid' in event ? event.mid : undefined,
-        kind: event.kind,
-        outcome: result.outcome,
-      },
-      'webhook event applied',
-    );
-    for (const customerId of result.enrich ?? []) outcome.enrich.push([account, customerId]);
-    if (result.refetchMid) outcome.refetch.push([account, result.refetchMid]);
-  }
-
-  /** Marks the delivery processed; by _id alone (FerretDB serves nothing else from an index). */
-  private async complete(
-    _id: Types.ObjectId,
-    attempts: number,
-    outcome: DeliveryOutcome,
-  ): Promise<void> {
-    const unroutable = [...outcome.unroutableIds];
-    await this.deliveries
-      .updateOne(
-        { _id },
-        {
-          $set: {
-            status: 'processed',
-            attempts,
-            processed_at: new Date(),
-            result: { ...outcome.counts, accounts: outcome.routed.size },
-            ...(unroutable.length > 0 ? { unroutable_ids: unroutable } : {}),
-          },
-          $unset: {
-            lease_until: '',
-            lease_owner: '',
-            last_error: '',
-            ...(unroutable.length > 0 ? {} : { unroutable_ids: '' }),
-          },
-        },
-      )
-      .exec();
-    if (unroutable.length > 0)
-      this.logger.log(
-        { deliveryId: String(_id), unroutable: unroutable.length },
-        'delivery names unknown accounts',
-      );
+  /** Claims and processes the deliveries of one batch (see DeliveryProcessor.processBatch). */
+  processBatch(ids: string[]): Promise<void> {
+    return this.processor.processBatch(ids);
   }
 
   /** After a delivery is processed: activity for health, then enrichment, never holding it back. */
@@ -510,52 +289,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
         EDIT_REFETCH_RETRIES_MS,
       );
     }
-  }
-
-  private async failed(_id: Types.ObjectId, attempts: number, error: unknown): Promise<void> {
-    const reason = errorName(error);
-    const final = attempts >= this.tuning.maxAttempts;
-    this.logger.warn(
-      { deliveryId: String(_id), attempts, err: reason, final },
-      'delivery processing failed',
-    );
-    const retryAt = new Date(Date.now() + this.tuning.retryBaseMs * 2 ** Math.max(0, attempts - 1));
-    await this.deliveries
-      .updateOne(
-        { _id },
-        final
-          ? {
-              $set: { status: 'failed', last_error: reason, processed_at: new Date(), attempts },
-              $unset: { lease_until: '', lease_owner: '' },
-            }
-          : {
-              $set: { last_error: reason, lease_until: retryAt, attempts },
-              $unset: { lease_owner: '' },
-            },
-      )
-      .exec()
-      .catch(() => undefined);
-    // The retry is due at retryAt whatever the sweep's pace (the sweep remains the fallback).
-    if (!final) this.later(retryAt.getTime() - Date.now() + 50, () => this.wake([String(_id)]));
-  }
-
-  /**
-   * The account of an entry. Cached for a second: under load hundreds of deliveries name the same
-   * account, and a settings change (disable) still takes effect within that second.
-   */
-  private async route(ids: string[]): Promise<RoutedAccount | null> {
-    const now = Date.now();
-    // Usually entry.id names the account; then the other ids (the customer's) do not matter.
-    const byEntry = this.routes.get(ids[0]);
-    if (byEntry?.account && byEntry.until > now) return byEntry.account;
-    const key = ids.join(',');
-    const hit = this.routes.get(key);
-    if (hit && hit.until > now) return hit.account;
-    const account = await this.accounts.resolveForWebhook(ids);
-    if (this.routes.size > 10_000) this.routes.clear();
-    const until = now + ROUTE_CACHE_MS;
-    this.routes.set(account?.igId === ids[0] ? ids[0] : key, { account, until });
-    return account;
   }
 
   private enrichLater(account: RoutedAccount, customerId: string): void {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -10,8 +10,14 @@ const root = join(__dirname, '..', '..');
  * and meta-simulator/fixtures/).
  */
 describe('the repo is self-contained', () => {
-  const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
+  // The working tree as it runs: files not committed yet count, files deleted but not yet
+  // committed do not (they cannot be read).
+  const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
     .split('\n')
+    .filter((file) => existsSync(join(root, file)))
     .filter((file) => /^(src|test|scripts|bench|meta-simulator|\.ci|tools)\//.test(file))
     .filter((file) => /\.(ts|js|mjs|cjs|json|sh|go)$|^\.ci\//.test(file))
     // This file names the patterns it looks for.

@@ -6,7 +6,7 @@ type Document = mongo.Document;
 import type { MetaSimulator } from '../../meta-simulator';
 import { ACCOUNT_CONNECTED } from '../../src/accounts/accounts.types';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { DmsIngestService } from '../../src/dms/dms-ingest.service';
+import { DmsIngestService } from '../../src/dms/ingest/ingest.service';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { newUserId, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';

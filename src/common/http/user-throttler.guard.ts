@@ -8,7 +8,7 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from '../../config/app-config';
 
 /** The send limits, read from the request where the guard put them (see SEND_THROTTLE). */
 const SEND_LIMITS = Symbol('igdm.sendLimits');

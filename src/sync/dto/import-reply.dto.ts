@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ImportStatusDto } from '../../accounts/account-insights';
+import { ImportStatusDto } from '../../accounts/dto/account-health-parts.dto';
 
 export class ImportReplyDto {
   @ApiProperty({ enum: [true] }) success!: true;

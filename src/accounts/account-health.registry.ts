@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectModel } from '@nestjs/mongoose';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Model, Types } from 'mongoose';
 import type { AuthUser } from '../auth/auth-user';
 import type { AppConfig } from '../config/app-config';
@@ -10,152 +9,25 @@ import { AccountActivityService, latest } from './account-activity.service';
 import { AccountWriteLock } from './account-write-lock';
 import { AccountsService } from './accounts.service';
 import { WEBHOOK_FIELDS } from './accounts.types';
-import { AccountResponseDto } from './dto/account-response.dto';
+import type {
+  DeliveryHealthDto,
+  DmCountsDto,
+  ImportStatusDto,
+  ReconcileStatusDto,
+} from './dto/account-health-parts.dto';
+import type {
+  AccountDetailDto,
+  AccountHealthDto,
+  HealthSummaryDto,
+  SubscriptionHealthDto,
+  TokenHealthDto,
+} from './dto/account-health.dto';
+import type { AccountResponseDto } from './dto/account-response.dto';
 import { Account, AccountStatus } from './schemas/account.schema';
 import { RefreshLease } from './schemas/refresh-lease.schema';
 
 const DAY_MS = 24 * 3_600_000;
 const TARGET_PAGE = 500;
-
-// ---------------------------------------------------------------- reply shapes
-
-export class DmCountsDto {
-  @ApiProperty({ description: 'DMs stored for the account (soft-deleted ones excluded)' })
-  total!: number;
-  @ApiProperty({ description: 'Unread inbound DMs, summed over its conversations' })
-  unread!: number;
-}
-
-export class DeliveryHealthDto {
-  @ApiProperty({
-    description:
-      'Webhook deliveries naming this account that no connected account could take (kept for replay on connect)',
-  })
-  unroutable!: number;
-  @ApiProperty({
-    description:
-      'Deliveries that failed processing after every retry. A failed delivery stores no account: it is attributed by the entry ids of its body',
-  })
-  failed!: number;
-}
-
-export class ImportStatusDto {
-  @ApiProperty({ enum: ['never', 'running', 'done', 'failed'] })
-  state!: 'never' | 'running' | 'done' | 'failed';
-  @ApiPropertyOptional({ enum: ['connect', 'manual', 'resume'], nullable: true })
-  trigger!: 'connect' | 'manual' | 'resume' | null;
-  @ApiProperty({ nullable: true, type: Date }) started_at!: Date | null;
-  @ApiProperty({ nullable: true, type: Date }) finished_at!: Date | null;
-  @ApiProperty({ description: 'Conversations read so far' }) threads_done!: number;
-  @ApiProperty({
-    description: 'Conversations with more messages than Meta details (the 20 newest are imported)',
-  })
-  threads_truncated!: number;
-  @ApiProperty({ description: 'Messages Meta returned with details' }) messages_seen!: number;
-  @ApiProperty({ description: 'Messages stored by this import (new DMs)' })
-  messages_stored!: number;
-  @ApiProperty({ description: 'Messages igdm already had (webhook, earlier import)' })
-  messages_known!: number;
-  @ApiProperty({ nullable: true, type: String }) error_code!: string | null;
-  @ApiProperty({
-    description: 'Why older history is missing: Meta serves only the newest messages of a thread',
-  })
-  note!: string;
-}
-
-export class ReconcileRunDto {
-  @ApiProperty({ type: Date }) started_at!: Date;
-  @ApiProperty({ nullable: true, type: Date }) finished_at!: Date | null;
-  @ApiProperty({ enum: ['ok', 'failed'] }) status!: 'ok' | 'failed';
-  @ApiProperty() threads_checked!: number;
-  @ApiProperty() messages_checked!: number;
-  @ApiProperty({ description: 'Messages Meta has and igdm had not: stored now' })
-  stored!: number;
-  @ApiProperty() already_known!: number;
-  @ApiProperty({ description: 'Left to the webhook: younger than SYNC_RECONCILE_GRACE_MS' })
-  too_recent!: number;
-  @ApiProperty({ description: 'Conversations whose gap may reach past the 20 newest messages' })
-  threads_truncated!: number;
-  @ApiProperty({ description: 'The webhook subscription had drifted and was restored' })
-  subscription_restored!: boolean;
-  @ApiProperty({ type: [String], description: 'Fields missing before the run restored them' })
-  subscription_missing!: string[];
-  @ApiProperty({ nullable: true, type: String }) error_code!: string | null;
-}
-
-export class ReconcileStatusDto {
-  @ApiProperty({ nullable: true, type: ReconcileRunDto }) last_run!: ReconcileRunDto | null;
-  @ApiProperty({ description: 'Messages reconciliation has stored for the account, all runs' })
-  total_stored!: number;
-  @ApiProperty({ type: [ReconcileRunDto], description: 'Most recent runs, newest first' })
-  recent_runs!: ReconcileRunDto[];
-}
-
-export class TokenHealthDto {
-  @ApiProperty({ nullable: true, type: Date }) expires_at!: Date | null;
-  @ApiProperty({ nullable: true, type: Date }) refreshed_at!: Date | null;
-  @ApiProperty({
-    enum: ['ok', 'due', 'retrying', 'expired', 'needs_reauth', 'unknown'],
-    description:
-      'due: the hourly job refreshes it soon; retrying: a refresh failed and is retried later',
-  })
-  refresh_state!: 'ok' | 'due' | 'retrying' | 'expired' | 'needs_reauth' | 'unknown';
-}
-
-export class SubscriptionHealthDto {
-  @ApiProperty({ type: [String], description: 'Webhook fields as Meta last reported them' })
-  fields!: string[];
-  @ApiProperty({ type: [String] }) wanted!: string[];
-  @ApiProperty({ type: [String] }) missing!: string[];
-  @ApiProperty({ nullable: true, type: Date }) checked_at!: Date | null;
-  @ApiProperty({ nullable: true, type: String }) error!: string | null;
-}
-
-export class AccountHealthDto {
-  @ApiProperty() account_id!: string;
-  @ApiProperty({ nullable: true, type: String }) username!: string | null;
-  @ApiProperty({ enum: ['active', 'needs_reauth', 'disconnected'] })
-  status!: 'active' | 'needs_reauth' | 'disconnected';
-  @ApiProperty({ description: 'No problem is reported' }) ok!: boolean;
-  @ApiProperty({
-    type: [String],
-    example: ['SUBSCRIPTION_INCOMPLETE', 'MISSED_WEBHOOKS_BACKFILLED'],
-    description: 'Stable codes of the conditions that need attention or explain a recent gap',
-  })
-  problems!: string[];
-  @ApiProperty({ nullable: true, type: Date }) last_webhook_at!: Date | null;
-  @ApiProperty({ nullable: true, type: Date }) last_graph_success_at!: Date | null;
-  @ApiProperty({ type: TokenHealthDto }) token!: TokenHealthDto;
-  @ApiProperty({ type: SubscriptionHealthDto }) subscription!: SubscriptionHealthDto;
-  @ApiProperty({ nullable: true, type: DeliveryHealthDto }) deliveries!: DeliveryHealthDto | null;
-  @ApiProperty({ nullable: true, type: ImportStatusDto }) import!: ImportStatusDto | null;
-  @ApiProperty({ nullable: true, type: ReconcileStatusDto })
-  reconciliation!: ReconcileStatusDto | null;
-}
-
-export class AccountDetailDto extends AccountResponseDto {
-  @ApiProperty({ nullable: true, type: DmCountsDto }) dm_counts!: DmCountsDto | null;
-  @ApiProperty({ type: AccountHealthDto }) health!: AccountHealthDto;
-}
-
-export class AccountDetailReplyDto {
-  @ApiProperty({ enum: [true] }) success!: true;
-  @ApiProperty({ type: AccountDetailDto }) data!: AccountDetailDto;
-}
-
-export class HealthSummaryDto {
-  @ApiProperty({ description: 'Every account of the caller is without problems' }) ok!: boolean;
-  @ApiProperty() accounts_total!: number;
-  @ApiProperty() accounts_with_problems!: number;
-  @ApiProperty({ type: [AccountHealthDto] }) accounts!: AccountHealthDto[];
-}
-
-export class HealthSummaryReplyDto {
-  @ApiProperty({ enum: [true] }) success!: true;
-  @ApiProperty({ type: HealthSummaryDto }) data!: HealthSummaryDto;
-}
-
-// ---------------------------------------------------------------- the registry
 
 /** The account a contributor reports on. */
 export interface InsightTarget {
@@ -191,8 +63,8 @@ type AccountDoc = Account & { _id: Types.ObjectId };
  * contributor leaves its part out instead of failing the account route.
  */
 @Injectable()
-export class AccountInsights {
-  private readonly logger = new Logger(AccountInsights.name);
+export class AccountHealthRegistry {
+  private readonly logger = new Logger(AccountHealthRegistry.name);
   private readonly contributors = new Map<string, InsightContributor>();
   private readonly marginMs: number;
   private readonly clientId: string;

@@ -1,0 +1,145 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { AccountsService } from '../../accounts/accounts.service';
+import { ConversationsService } from '../conversations.service';
+import { DmWriteLock } from '../dm-write-lock';
+import { ledgerKey, markerKey } from '../ledger-keys';
+import { InstagramDm } from '../schemas/instagram-dm.schema';
+import { DmChangeEmitter } from './dm-change-emitter';
+import type { BulkStored, NewDm, StoredDm } from './ingest.types';
+import { DmLedger } from './ledger';
+import { MessageStore } from './message-store';
+
+/**
+ * The bulk path of new inbound messages: a batch of them costs a handful of writes (ledger
+ * claims, unread markers, documents, one per thread) instead of several each.
+ */
+@Injectable()
+export class BatchStore {
+  constructor(
+    @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
+    private readonly ledger: DmLedger,
+    private readonly messages: MessageStore,
+    private readonly conversations: ConversationsService,
+    private readonly accounts: AccountsService,
+    private readonly writeLock: DmWriteLock,
+    private readonly changes: DmChangeEmitter,
+  ) {}
+
+  /**
+   * Stores new inbound messages in bulk; an entry is undefined where the message is not new (or
+   * must wait for the one-by-one path), to be stored by `storeMessage`.
+   */
+  async storeNewInbound(drafts: NewDm[]): Promise<(BulkStored | undefined)[]> {
+    const out: (BulkStored | undefined)[] = drafts.map(() => undefined);
+    if (drafts.length === 0) return out;
+    // An import or reconciliation that outlived a delete must not write into it (storeMessage).
+    const live = new Map<string, boolean>();
+    for (const accountId of new Set(drafts.map((d) => d.platform_account_id)))
+      live.set(accountId, await this.accounts.isLive(accountId));
+    const createdAt = new Date();
+    const candidates = drafts.map(() => new Types.ObjectId());
+    const wanted = drafts
+      .map((draft, i) => ({ draft, i }))
+      .filter(({ draft }) => live.get(draft.platform_account_id));
+    // 1. Claim the mids: one unordered insert; a key that exists is not new.
+    const claimed = await this.ledger.insertEach(
+      wanted.map(({ draft, i }) => ({
+        _id: ledgerKey(draft.platform_account_id, draft.message_id),
+        dm_id: candidates[i],
+        platform_account_id: draft.platform_account_id,
+        created_at: createdAt,
+      })),
+    );
+    const fresh = wanted.filter((_, j) => claimed[j]);
+    if (fresh.length === 0) return out;
+    // 2. Their unread +1, claimed the same way (a marker can only exist without its entry if a
+    // purge raced: then it was counted already).
+    const unread = await this.ledger.insertEach(
+      fresh.map(({ draft }) => ({
+        _id: markerKey(draft.platform_account_id, draft.message_id, 'unread'),
+        created_at: createdAt,
+      })),
+    );
+    // 3. The customer's name, known to the thread for every message but its first ones.
+    const threads = new Map<string, { accountId: string; customerId: string }>();
+    for (const { draft } of fresh)
+      threads.set(`${draft.platform_account_id}:${draft.customer_id}`, {
+        accountId: draft.platform_account_id,
+        customerId: draft.customer_id,
+      });
+    const names = new Map<string, string | undefined>();
+    await Promise.all(
+      [...threads].map(async ([key, t]) => {
+        const conv = await this.conversations.findById(t.accountId, t.customerId);
+        names.set(key, conv?.customer?.name ?? conv?.customer?.username);
+      }),
+    );
+    const docs = fresh.map(({ draft, i }) => {
+      const name = names.get(`${draft.platform_account_id}:${draft.customer_id}`);
+      return this.messages.buildDoc(
+        name && !draft.sender_name ? { ...draft, sender_name: name } : draft,
+        candidates[i],
+      );
+    });
+    // 4. The documents, in one insert. If it fails the deliveries are retried: their entries name
+    // a dm_id with no document, which storeMessage then inserts.
+    // Through the model, as `save` does: the same casting and defaults as one-by-one.
+    await this.dms.insertMany(docs, { ordered: false, throwOnValidationError: true });
+    // 5. Each thread in order under its lock, the threads side by side.
+    const byThread = new Map<string, number[]>();
+    fresh.forEach(({ draft }, j) => {
+      const key = `${draft.platform_account_id}:${draft.customer_id}`;
+      byThread.set(key, [...(byThread.get(key) ?? []), j]);
+    });
+    await Promise.all(
+      [...byThread.values()].map((indexes) => {
+        const first = fresh[indexes[0]].draft;
+        return this.writeLock.forThread(first.platform_account_id, first.customer_id, () =>
+          this.recordBulkThread(
+            indexes.map((j) => ({ draft: fresh[j].draft, dm: docs[j], unread: unread[j] })),
+          ).then((stored) => indexes.forEach((j, k) => (out[fresh[j].i] = stored[k]))),
+        );
+      }),
+    );
+    return out;
+  }
+
+  /** The new messages of one thread (under its lock): recorded in one write, each announced. */
+  private async recordBulkThread(
+    stored: { draft: NewDm; dm: StoredDm; unread: boolean }[],
+  ): Promise<BulkStored[]> {
+    // No event can be waiting on these entries: they were new, and an event that found one
+    // claimed before its document existed was sent back to be retried (MessageBeingStoredError).
+    const referral = [...stored].reverse().find(({ draft }) => draft.referral)?.draft.referral;
+    const recorded = await this.conversations.recordInbound(
+      stored.map(({ dm }) => dm),
+      {
+        newUnread: stored.filter(({ unread }) => unread).length,
+        unnamedDmIds: stored.filter(({ dm }) => !dm.sender_name).map(({ dm }) => dm._id),
+        ...(referral ? { referral } : {}),
+      },
+    );
+    // Named by enrichment between the batch's read of the thread and now (rare): name them here,
+    // since the thread did not take them on its list of DMs to name.
+    if (recorded.customerName)
+      for (const item of stored.filter(({ dm }) => !dm.sender_name)) {
+        await this.dms
+          .updateOne(
+            { _id: item.dm._id },
+            { $set: { sender_name: recorded.customerName } },
+            { timestamps: false },
+          )
+          .exec();
+        item.dm = { ...item.dm, sender_name: recorded.customerName };
+      }
+    return stored.map(({ dm }) => {
+      this.changes.emit(dm, 'created');
+      return {
+        dm,
+        ...(recorded.profileFetchedAt ? { profileFetchedAt: recorded.profileFetchedAt } : {}),
+      };
+    });
+  }
+}

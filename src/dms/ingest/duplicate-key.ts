@@ -1,0 +1,24 @@
+/** MongoDB's duplicate-key code: an insert of an `_id` that exists, the one claim FerretDB serialises. */
+const DUPLICATE_KEY = 11000;
+
+export function isDuplicateKey(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === DUPLICATE_KEY
+  );
+}
+
+/**
+ * The write errors of a bulk insert when every one is a duplicate key (some `_id`s existed);
+ * undefined when the insert failed otherwise. The driver reports one error as an object, several
+ * as an array.
+ */
+export function duplicateKeyWriteErrors(
+  error: unknown,
+): { index?: number; err?: { index?: number } }[] | undefined {
+  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+  const errors = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (errors.length === 0 || !errors.every(isDuplicateKey)) return undefined;
+  return errors as { index?: number; err?: { index?: number } }[];
+}

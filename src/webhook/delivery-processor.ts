@@ -1,0 +1,324 @@
+import { Logger } from '@nestjs/common';
+import { Model, Types } from 'mongoose';
+import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
+import type { RoutedAccount } from '../accounts/accounts.types';
+import { DmsIngestService } from '../dms/ingest/ingest.service';
+import type { ApplyResult, MessageEvent, ParsedEvent } from '../dms/events/ingest-event.types';
+import { parseDelivery } from './event-parser';
+import { WebhookDelivery } from './schemas/webhook-delivery.schema';
+import { errorName, WebhookService } from './webhook.service';
+import type { WebhookTuning } from './webhook-tuning';
+
+/** A delivery this instance holds the lease of, with the attempt it is on. */
+interface Claimed {
+  doc: WebhookDelivery & { _id: Types.ObjectId };
+  attempts: number;
+  at: Date;
+}
+
+/** What processing one delivery found, written on it and followed up after. */
+export class DeliveryOutcome {
+  readonly counts: Record<string, number> = {};
+  readonly unroutableIds = new Set<string>();
+  readonly routed = new Map<string, RoutedAccount>();
+  readonly enrich: [RoutedAccount, string][] = [];
+  readonly refetch: [RoutedAccount, string][] = [];
+
+  bump(key: string): void {
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  unroutable(entryId: string): void {
+    this.unroutableIds.add(entryId);
+    this.bump('unroutable');
+  }
+}
+
+const ROUTE_CACHE_MS = 1_000;
+
+/** What the worker does around a delivery: its retry timer and the work after it is processed. */
+export interface DeliveryHooks {
+  /** The failed delivery `id` is due again in `ms` (its lease ends then). */
+  retryAt(id: string, ms: number): void;
+  /** The delivery was processed at `now`: health and enrichment follow, never holding it back. */
+  followUp(now: Date, outcome: DeliveryOutcome): void;
+}
+
+/**
+ * Processing of deliveries: claims each with a lease (several instances share the work), routes
+ * its events to their account, hands them to the ingest and records the outcome on the delivery,
+ * or the failure and its retry time. The DeliveryWorker decides when; this decides what.
+ */
+export class DeliveryProcessor {
+  private readonly logger = new Logger(DeliveryProcessor.name);
+  /** Routing lookups shared by the deliveries of the next second (two scans each on FerretDB). */
+  private readonly routes = new Map<string, { account: RoutedAccount | null; until: number }>();
+
+  constructor(
+    private readonly deliveries: Model<WebhookDelivery>,
+    private readonly accounts: AccountsService,
+    private readonly ingest: DmsIngestService,
+    private readonly webhooks: WebhookService,
+    private readonly tuning: WebhookTuning,
+    private readonly hooks: DeliveryHooks,
+  ) {}
+
+  private get owner(): string {
+    return this.webhooks.instanceId;
+  }
+
+  /** Routing changed (an account deleted, connected or enabled): look every entry up again. */
+  forgetRoutes(): void {
+    this.routes.clear();
+  }
+
+  /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
+  async process(id: string): Promise<void> {
+    const claimed = await this.claim(id);
+    if (claimed) await this.processClaimed(claimed);
+  }
+
+  /**
+   * Claims and processes the deliveries of one batch. Deliveries of customers' messages only
+   * (nearly all of them under load) are stored together through the ingest's batch door; any
+   * other delivery is processed one by one afterwards, its events in their order.
+   */
+  async processBatch(ids: string[]): Promise<void> {
+    const claimed = (await Promise.all(ids.map((id) => this.claim(id)))).filter(
+      (d): d is Claimed => d !== null,
+    );
+    const messages: { claimed: Claimed; events: MessageEvent[] }[] = [];
+    const others: Claimed[] = [];
+    for (const delivery of claimed) {
+      let events: ParsedEvent[] | undefined;
+      try {
+        events = parseDelivery(JSON.parse(delivery.doc.raw_body));
+      } catch {
+        // processClaimed records the failure.
+      }
+      if (events && events.length > 0 && events.every((e) => e.kind === 'message'))
+        messages.push({ claimed: delivery, events: events });
+      else others.push(delivery);
+    }
+    if (messages.length > 0) await this.processMessages(messages);
+    for (const delivery of others) await this.processClaimed(delivery);
+  }
+
+  private async claim(id: string): Promise<Claimed | null> {
+    const now = new Date();
+    const current =
+      this.webhooks.takeHandedOver(id) ?? (await this.deliveries.findById(id).lean().exec());
+    if (!current || current.status !== 'pending') return null;
+    const leasedToUs =
+      current.lease_owner === this.owner && !!current.lease_until && current.lease_until > now;
+    if (leasedToUs) return { doc: current, attempts: current.attempts + 1, at: now };
+    if (current.lease_until && current.lease_until > now) return null; // another instance's
+    // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
+    // instances may both win, and processing twice changes nothing).
+    const claimed = await this.deliveries
+      .findOneAndUpdate(
+        { _id: current._id, status: 'pending', lease_until: { $lt: now } },
+        {
+          $set: {
+            lease_until: new Date(now.getTime() + this.tuning.leaseMs),
+            lease_owner: this.owner,
+          },
+          $inc: { attempts: 1 },
+        },
+        { new: true },
+      )
+      .lean()
+      .exec();
+    return claimed ? { doc: claimed, attempts: claimed.attempts, at: now } : null;
+  }
+
+  private async processClaimed({ doc: claimed, attempts, at: now }: Claimed): Promise<void> {
+    const id = String(claimed._id);
+    const outcome = new DeliveryOutcome();
+    try {
+      const events = parseDelivery(JSON.parse(claimed.raw_body));
+      const cache = new Map<string, RoutedAccount | null>();
+      for (const event of events) {
+        outcome.bump(`kind:${event.kind}`);
+        if (event.kind === 'ignored') {
+          outcome.bump(event.reason);
+          continue;
+        }
+        const key = event.routingIds.join(',');
+        let account = cache.get(key);
+        if (account === undefined) {
+          account = await this.route(event.routingIds);
+          cache.set(key, account);
+        }
+        if (!account) {
+          outcome.unroutable(event.entryId);
+          continue;
+        }
+        let result;
+        try {
+          result = await this.ingest.applyEvent(event, account);
+        } catch (error) {
+          if (!(error instanceof AccountGoneError)) throw error;
+          // Deleted since it was routed: kept like any delivery for an unknown account.
+          this.routes.clear();
+          cache.set(key, null);
+          outcome.unroutable(event.entryId);
+          continue;
+        }
+        this.applied(id, outcome, event, account, result);
+      }
+      await this.complete(claimed._id, attempts, outcome);
+    } catch (error) {
+      await this.failed(claimed._id, attempts, error);
+      return;
+    }
+    this.hooks.followUp(now, outcome);
+  }
+
+  /** The message-only deliveries of a batch: routed, stored together, completed each. */
+  private async processMessages(
+    deliveries: { claimed: Claimed; events: MessageEvent[] }[],
+  ): Promise<void> {
+    const items: { event: MessageEvent; account: RoutedAccount; delivery: number }[] = [];
+    const outcomes = deliveries.map(() => new DeliveryOutcome());
+    for (const [index, { events }] of deliveries.entries()) {
+      for (const event of events) {
+        outcomes[index].bump(`kind:${event.kind}`);
+        const account = await this.route(event.routingIds);
+        if (account) items.push({ event, account, delivery: index });
+        else outcomes[index].unroutable(event.entryId);
+      }
+    }
+    let results: ApplyResult[];
+    try {
+      results = await this.ingest.applyMessages(items);
+    } catch (error) {
+      // Nothing is half-done for good: each delivery is retried, and storing is idempotent.
+      await Promise.all(
+        deliveries.map(({ claimed }) => this.failed(claimed.doc._id, claimed.attempts, error)),
+      );
+      return;
+    }
+    items.forEach(({ event, account, delivery }, k) => {
+      const id = String(deliveries[delivery].claimed.doc._id);
+      if (results[k].outcome === 'account_gone') {
+        this.routes.clear();
+        outcomes[delivery].unroutable(event.entryId);
+      } else this.applied(id, outcomes[delivery], event, account, results[k]);
+    });
+    await Promise.all(
+      deliveries.map(async ({ claimed }, index) => {
+        try {
+          await this.complete(claimed.doc._id, claimed.attempts, outcomes[index]);
+        } catch (error) {
+          await this.failed(claimed.doc._id, claimed.attempts, error);
+          return;
+        }
+        this.hooks.followUp(claimed.at, outcomes[index]);
+      }),
+    );
+  }
+
+  private applied(
+    deliveryId: string,
+    outcome: DeliveryOutcome,
+    event: ParsedEvent,
+    account: RoutedAccount,
+    result: ApplyResult,
+  ): void {
+    outcome.routed.set(account.accountId, account);
+    outcome.bump(result.outcome);
+    this.logger.debug(
+      {
+        deliveryId,
+        accountId: account.accountId,
+        mid: 'mid' in event ? event.mid : undefined,
+        kind: event.kind,
+        outcome: result.outcome,
+      },
+      'webhook event applied',
+    );
+    for (const customerId of result.enrich ?? []) outcome.enrich.push([account, customerId]);
+    if (result.refetchMid) outcome.refetch.push([account, result.refetchMid]);
+  }
+
+  /** Marks the delivery processed; by _id alone (FerretDB serves nothing else from an index). */
+  private async complete(
+    _id: Types.ObjectId,
+    attempts: number,
+    outcome: DeliveryOutcome,
+  ): Promise<void> {
+    const unroutable = [...outcome.unroutableIds];
+    await this.deliveries
+      .updateOne(
+        { _id },
+        {
+          $set: {
+            status: 'processed',
+            attempts,
+            processed_at: new Date(),
+            result: { ...outcome.counts, accounts: outcome.routed.size },
+            ...(unroutable.length > 0 ? { unroutable_ids: unroutable } : {}),
+          },
+          $unset: {
+            lease_until: '',
+            lease_owner: '',
+            last_error: '',
+            ...(unroutable.length > 0 ? {} : { unroutable_ids: '' }),
+          },
+        },
+      )
+      .exec();
+    if (unroutable.length > 0)
+      this.logger.log(
+        { deliveryId: String(_id), unroutable: unroutable.length },
+        'delivery names unknown accounts',
+      );
+  }
+
+  private async failed(_id: Types.ObjectId, attempts: number, error: unknown): Promise<void> {
+    const reason = errorName(error);
+    const final = attempts >= this.tuning.maxAttempts;
+    this.logger.warn(
+      { deliveryId: String(_id), attempts, err: reason, final },
+      'delivery processing failed',
+    );
+    const retryAt = new Date(Date.now() + this.tuning.retryBaseMs * 2 ** Math.max(0, attempts - 1));
+    await this.deliveries
+      .updateOne(
+        { _id },
+        final
+          ? {
+              $set: { status: 'failed', last_error: reason, processed_at: new Date(), attempts },
+              $unset: { lease_until: '', lease_owner: '' },
+            }
+          : {
+              $set: { last_error: reason, lease_until: retryAt, attempts },
+              $unset: { lease_owner: '' },
+            },
+      )
+      .exec()
+      .catch(() => undefined);
+    // The retry is due at retryAt whatever the sweep's pace (the sweep remains the fallback).
+    if (!final) this.hooks.retryAt(String(_id), retryAt.getTime() - Date.now() + 50);
+  }
+
+  /**
+   * The account of an entry. Cached for a second: under load hundreds of deliveries name the same
+   * account, and a settings change (disable) still takes effect within that second.
+   */
+  private async route(ids: string[]): Promise<RoutedAccount | null> {
+    const now = Date.now();
+    // Usually entry.id names the account; then the other ids (the customer's) do not matter.
+    const byEntry = this.routes.get(ids[0]);
+    if (byEntry?.account && byEntry.until > now) return byEntry.account;
+    const key = ids.join(',');
+    const hit = this.routes.get(key);
+    if (hit && hit.until > now) return hit.account;
+    const account = await this.accounts.resolveForWebhook(ids);
+    if (this.routes.size > 10_000) this.routes.clear();
+    const until = now + ROUTE_CACHE_MS;
+    this.routes.set(account?.igId === ids[0] ? ids[0] : key, { account, until });
+    return account;
+  }
+}
