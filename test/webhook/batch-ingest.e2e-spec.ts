@@ -91,4 +91,37 @@ describe('deliveries processed in one batch (e2e)', () => {
       await db().collection('webhook_deliveries').countDocuments({ status: 'processed' }),
     ).toBe(bodies.length);
   });
+  it('should count a message once when two batches store the same mid at the same moment', async () => {
+    const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const worker = app.app.get(DeliveryWorker);
+    const deliveries = db().collection('webhook_deliveries');
+    // Meta delivering the same message twice, each copy taken by its own batch: one takes the
+    // batch path, the other finds the mid claimed and stores it one by one, racing the insert.
+    for (let round = 0; round < 10; round++) {
+      const customer = `72${round}${Date.now() % 1e6}`;
+      const mid = newMid();
+      const body = messagingBody(biz.igId, [
+        {
+          sender: { id: customer },
+          recipient: { id: biz.igId },
+          timestamp: Date.now(),
+          message: { mid, text: `round ${round}` },
+        },
+      ]);
+      await postWebhook(app, body).expect(200);
+      await postWebhook(app, body).expect(200);
+      const ids = (
+        await deliveries.find({ status: 'pending' }, { projection: { _id: 1 } }).toArray()
+      ).map((d) => String(d._id));
+      expect(ids).toHaveLength(2);
+      await Promise.all(ids.map((id) => worker.processBatch([id])));
+
+      expect(await db().collection('instagram_dms').countDocuments({ message_id: mid })).toBe(1);
+      const conv = await db()
+        .collection('instagram_conversations')
+        .findOne({ _id: `${account.accountId}:${customer}` as never });
+      expect({ round, unread: conv?.unread_count }).toEqual({ round, unread: 1 });
+      expect(await deliveries.countDocuments({ status: 'pending' })).toBe(0);
+    }
+  });
 });

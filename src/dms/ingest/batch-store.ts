@@ -86,7 +86,20 @@ export class BatchStore {
     // 4. The documents, in one insert. If it fails the deliveries are retried: their entries name
     // a dm_id with no document, which storeMessage then inserts.
     // Through the model, as `save` does: the same casting and defaults as one-by-one.
-    await this.dms.insertMany(docs, { ordered: false, throwOnValidationError: true });
+    try {
+      await this.dms.insertMany(docs, { ordered: false, throwOnValidationError: true });
+    } catch (error) {
+      // Another writer may have stored some of them first: storeMessage, handling a second
+      // delivery of the same mid, found the entry claimed here and wrote the document with the
+      // same _id. If every document is there now, they are the messages (the unread +1 claimed
+      // here is still counted here: the other writer's claim of it failed); otherwise the
+      // deliveries are retried.
+      const stored = await Promise.all(
+        docs.map((doc) => this.dms.findById(doc._id).lean<StoredDm>().exec()),
+      );
+      if (stored.some((doc) => !doc)) throw error;
+      stored.forEach((doc, k) => (docs[k] = doc!));
+    }
     // 5. Each thread in order under its lock, the threads side by side.
     const byThread = new Map<string, number[]>();
     fresh.forEach(({ draft }, j) => {
