@@ -44,6 +44,13 @@ export function previewOf(
  * Write side of `instagram_conversations`: one thread per account and customer, updated by `_id`
  * on every event. Derived figures (last message, unread count, 24 h window) are kept on write.
  */
+/** What recording a thread tells its caller. */
+export interface RecordedThread {
+  id: string;
+  customerName?: string;
+  profileFetchedAt?: Date;
+}
+
 /** `profile_retry_at` of a profile that waits for its account to be repaired: never due. */
 export const PROFILE_PARKED = new Date('9999-12-31T00:00:00Z');
 
@@ -87,97 +94,14 @@ export class ConversationsService {
       /** An outbound DM the customer has not seen: remembered for the next read receipt. */
       unseenOutboundDm?: { id: Types.ObjectId; timestamp: number };
     } = {},
-  ): Promise<{ id: string; customerName?: string; profileFetchedAt?: Date }> {
-    return this.serialized(
-      this.conversationId(dm.platform_account_id, dm.customer_id ?? ''),
-      async () => {
-        const customerId = dm.customer_id ?? '';
-        const _id = this.conversationId(dm.platform_account_id, customerId);
-        const at = new Date(dm.timestamp ?? Date.now());
-        const update: UpdateQuery<InstagramConversation> = {
-          $setOnInsert: {
-            platform_account_id: dm.platform_account_id,
-            customer_id: customerId,
-            ...(opts.newUnread ? {} : { unread_count: 0 }),
-            profile_pending: true,
-            profile_attempts: 0,
-            profile_retry_at: new Date(0),
-            unseen_tracked: true,
-          },
-          $set: { user_id: dm.user_id ?? '', ...(dm.ig_id ? { ig_id: dm.ig_id } : {}) },
-          $max: {
-            ...(opts.preview === false ? {} : { last_message_at: at }),
-            ...(dm.direction === 'inbound' ? { last_inbound_at: at } : {}),
-          },
-        };
-        if (opts.newUnread) update.$inc = { unread_count: 1 };
-        if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
-        if (Object.keys(update.$max as object).length === 0) delete update.$max;
-        // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
-        // a bare `{_id}` filter from an index, anything more scans the collection.
-        const current = await this.conversations
-          .findById(_id, {
-            'last_message.timestamp': 1,
-            'customer.name': 1,
-            'customer.username': 1,
-            'customer.fetched_at': 1,
-            unnamed_dm_ids: 1,
-            unseen_outbound: 1,
-            unseen_tracked: 1,
-          })
-          .lean()
-          .exec();
-        const customerName = current?.customer?.name ?? current?.customer?.username;
-        if (opts.unnamedDmId && !customerName) {
-          if ((current?.unnamed_dm_ids?.length ?? 0) < MAX_UNNAMED) {
-            update.$push = { unnamed_dm_ids: opts.unnamedDmId };
-          } else {
-            (update.$set as Record<string, unknown>).unnamed_overflow = true;
-          }
-        }
-        if (opts.unseenOutboundDm) this.rememberUnseen(update, current, opts.unseenOutboundDm);
-        if (opts.preview !== false) {
-          // Only a newer message replaces the preview (events arrive out of order).
-          const shown = current?.last_message?.timestamp;
-          if (shown === undefined || shown === null || shown <= (dm.timestamp ?? 0)) {
-            (update.$set as Record<string, unknown>).last_message = {
-              message_id: dm.message_id,
-              preview: previewOf(dm),
-              direction: dm.direction,
-              message_type: dm.message_type,
-              timestamp: dm.timestamp,
-            };
-          }
-        }
-        await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
-        this.emitChanged(dm.user_id ?? '', dm.platform_account_id, _id);
-        const profileFetchedAt = current?.customer?.fetched_at;
-        return {
-          id: _id,
-          ...(customerName ? { customerName } : {}),
-          ...(profileFetchedAt ? { profileFetchedAt: new Date(profileFetchedAt) } : {}),
-        };
-      },
-    );
-  }
-
-  private rememberUnseen(
-    update: UpdateQuery<InstagramConversation>,
-    current: Pick<InstagramConversation, 'unseen_outbound' | 'unseen_tracked'> | null,
-    dm: { id: Types.ObjectId; timestamp: number },
-  ): void {
-    // A new thread is tracked from its first DM ($setOnInsert); an untracked one is listed by
-    // query at its next read receipt, so nothing is added to it here.
-    if (current && !current.unseen_tracked) return;
-    const set = update.$set as Record<string, unknown>;
-    if (Object.keys(current?.unseen_outbound ?? {}).length >= MAX_UNSEEN) {
-      set.unseen_tracked = false;
-      // One path may appear in one operator only (MongoDB refuses the update otherwise).
-      delete (update.$setOnInsert as Record<string, unknown>).unseen_tracked;
-      update.$unset = { ...(update.$unset as object), unseen_outbound: '' };
-      return;
-    }
-    set[`unseen_outbound.${dm.id.toHexString()}`] = dm.timestamp;
+  ): Promise<RecordedThread> {
+    return this.record([dm], {
+      newUnread: opts.newUnread ? 1 : 0,
+      unnamedDmIds: opts.unnamedDmId ? [opts.unnamedDmId] : [],
+      preview: opts.preview,
+      referral: opts.referral,
+      unseenOutboundDm: opts.unseenOutboundDm,
+    });
   }
 
   /**
@@ -296,6 +220,25 @@ export class ConversationsService {
     });
   }
 
+  private rememberUnseen(
+    update: UpdateQuery<InstagramConversation>,
+    current: Pick<InstagramConversation, 'unseen_outbound' | 'unseen_tracked'> | null,
+    dm: { id: Types.ObjectId; timestamp: number },
+  ): void {
+    // A new thread is tracked from its first DM ($setOnInsert); an untracked one is listed by
+    // query at its next read receipt, so nothing is added to it here.
+    if (current && !current.unseen_tracked) return;
+    const set = update.$set as Record<string, unknown>;
+    if (Object.keys(current?.unseen_outbound ?? {}).length >= MAX_UNSEEN) {
+      set.unseen_tracked = false;
+      // One path may appear in one operator only (MongoDB refuses the update otherwise).
+      delete (update.$setOnInsert as Record<string, unknown>).unseen_tracked;
+      update.$unset = { ...(update.$unset as object), unseen_outbound: '' };
+      return;
+    }
+    set[`unseen_outbound.${dm.id.toHexString()}`] = dm.timestamp;
+  }
+
   /**
    * Several new inbound messages of one thread at once (the worker's batches), in one write:
    * what `recordMessage` does for each, coalesced. `newUnread` counts those whose unread +1 was
@@ -304,7 +247,21 @@ export class ConversationsService {
   async recordInbound(
     dms: ConversationDm[],
     opts: { newUnread: number; unnamedDmIds: Types.ObjectId[]; referral?: Record<string, unknown> },
-  ): Promise<{ id: string; customerName?: string; profileFetchedAt?: Date }> {
+  ): Promise<RecordedThread> {
+    return this.record(dms, opts);
+  }
+
+  /** One write for the new DMs of one thread; the newest of them is the preview. */
+  private record(
+    dms: ConversationDm[],
+    opts: {
+      newUnread: number;
+      unnamedDmIds: Types.ObjectId[];
+      preview?: boolean;
+      referral?: Record<string, unknown>;
+      unseenOutboundDm?: { id: Types.ObjectId; timestamp: number };
+    },
+  ): Promise<RecordedThread> {
     const newest = dms.reduce((a, b) => ((b.timestamp ?? 0) >= (a.timestamp ?? 0) ? b : a));
     const { platform_account_id: accountId, customer_id: customerId = '' } = newest;
     const _id = this.conversationId(accountId, customerId);
@@ -321,10 +278,16 @@ export class ConversationsService {
           unseen_tracked: true,
         },
         $set: { user_id: newest.user_id ?? '', ...(newest.ig_id ? { ig_id: newest.ig_id } : {}) },
-        $max: { last_message_at: at, last_inbound_at: at },
+        $max: {
+          ...(opts.preview === false ? {} : { last_message_at: at }),
+          ...(newest.direction === 'inbound' ? { last_inbound_at: at } : {}),
+        },
       };
       if (opts.newUnread > 0) update.$inc = { unread_count: opts.newUnread };
       if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
+      if (Object.keys(update.$max as object).length === 0) delete update.$max;
+      // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
+      // a bare `{_id}` filter from an index, anything more scans the collection.
       const current = await this.conversations
         .findById(_id, {
           'last_message.timestamp': 1,
@@ -332,6 +295,8 @@ export class ConversationsService {
           'customer.username': 1,
           'customer.fetched_at': 1,
           unnamed_dm_ids: 1,
+          unseen_outbound: 1,
+          unseen_tracked: 1,
         })
         .lean()
         .exec();
@@ -343,8 +308,13 @@ export class ConversationsService {
         if (room < opts.unnamedDmIds.length)
           (update.$set as Record<string, unknown>).unnamed_overflow = true;
       }
+      if (opts.unseenOutboundDm) this.rememberUnseen(update, current, opts.unseenOutboundDm);
+      // Only a newer message replaces the preview (events arrive out of order).
       const shown = current?.last_message?.timestamp;
-      if (shown === undefined || shown === null || shown <= (newest.timestamp ?? 0)) {
+      if (
+        opts.preview !== false &&
+        (shown === undefined || shown === null || shown <= (newest.timestamp ?? 0))
+      ) {
         (update.$set as Record<string, unknown>).last_message = {
           message_id: newest.message_id,
           preview: previewOf(newest),
