@@ -190,6 +190,11 @@ export async function spawnIgdm(
     keepOutput?: number;
     /** Entry file (default src/main.ts); the reliability suite uses a harness around AppModule. */
     entry?: string;
+    /**
+     * Run igdm as `npm start` does (scripts/start.js: compiled into dist/ when the sources
+     * changed, then dist/main.js): what users run, without the TypeScript compiler in memory.
+     */
+    compiled?: boolean;
     /** Every chunk of stdout/stderr, e.g. to capture all logs. */
     onOutput?: (chunk: string) => void;
   } = {},
@@ -197,7 +202,9 @@ export async function spawnIgdm(
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', opts.entry ?? join(ROOT, 'src', 'main.ts')],
+    opts.compiled
+      ? [join(ROOT, 'scripts', 'start.js')]
+      : ['-r', 'ts-node/register/transpile-only', opts.entry ?? join(ROOT, 'src', 'main.ts')],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const keep = opts.keepOutput ?? 64 * 1024;

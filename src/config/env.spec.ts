@@ -84,8 +84,8 @@ describe('validateEnv', () => {
     expect(validateEnv(valid)).toMatchObject({
       WEBHOOK_GROUP_COMMIT_MS: 2,
       WEBHOOK_GROUP_COMMIT_MAX: 500,
-      WEBHOOK_WORKER_CONCURRENCY: 2,
-      WEBHOOK_WORKER_BATCH: 100,
+      WEBHOOK_WORKER_CONCURRENCY: 1,
+      WEBHOOK_WORKER_BATCH: 500,
       WEBHOOK_LEASE_MS: 60_000,
       WEBHOOK_MAX_ATTEMPTS: 5,
       WEBHOOK_RETRY_BASE_MS: 5_000,

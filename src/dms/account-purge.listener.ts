@@ -2,13 +2,13 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { ConversationsService } from './conversations.service';
 import { AccountPurgeStateService } from '../accounts/account-purge-state.service';
 import { ACCOUNT_DELETED, AccountDeletedEvent } from '../accounts/accounts.types';
 import { customerOf } from './dm-write-lock';
 import { ledgerKey, markerKey } from './ledger-keys';
 import { DM_CHANGED, DmChangedEvent } from './events/dm-events';
 import { InstagramComment } from './schemas/instagram-comment.schema';
-import { InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
 
@@ -45,8 +45,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
   constructor(
     @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
     @InjectModel(InstagramDmId.name) private readonly ledger: Model<InstagramDmId>,
-    @InjectModel(InstagramConversation.name)
-    private readonly conversations: Model<InstagramConversation>,
+    private readonly threads: ConversationsService,
     @InjectModel(InstagramComment.name) private readonly comments: Model<InstagramComment>,
     private readonly purgeState: AccountPurgeStateService,
     private readonly events: EventEmitter2,
@@ -122,9 +121,7 @@ export class AccountPurgeListener implements OnApplicationBootstrap, OnApplicati
           result.ledger += (await this.ledger.deleteMany({ _id: { $in: keys } })).deletedCount;
         for (const dm of batch) this.emitDeleted(userId, accountId, dm);
       }
-      result.conversations = (
-        await this.conversations.deleteMany({ platform_account_id: accountId })
-      ).deletedCount;
+      result.conversations = await this.threads.deleteAccountThreads(accountId);
       // Private-reply claims go with their comments: the account may be connected again.
       const commentIds = await this.comments
         .find({ platform_account_id: accountId }, { _id: 1 })

@@ -51,6 +51,16 @@ export interface RecordedThread {
   profileFetchedAt?: Date;
 }
 
+/**
+ * Threads this process wrote lately, as the write left them. Under load one thread is recorded
+ * every batch; reading it back before each write doubled the cost of a message on a database
+ * that answers one request at a time. Every write of this service refreshes or drops its entry;
+ * the age limit bounds how long a write by another instance can go unseen here (on FerretDB
+ * two instances' writes of one thread are not ordered anyway; see docs/contracts.md).
+ */
+const RECENT_THREADS = 2_000;
+const RECENT_THREAD_MS = 5_000;
+
 /** `profile_retry_at` of a profile that waits for its account to be repaired: never due. */
 export const PROFILE_PARKED = new Date('9999-12-31T00:00:00Z');
 
@@ -70,8 +80,64 @@ export class ConversationsService {
    */
   private readonly queue = new KeyedSerialQueue();
 
-  private serialized<T>(id: string, write: () => Promise<T>): Promise<T> {
-    return this.queue.run(id, write);
+  /**
+   * Runs a write of thread `id` after the ones queued before it. A write that does not hand its
+   * result to `remember` (`refreshes`) drops the thread from `recent`, as does a failed one.
+   */
+  private serialized<T>(id: string, write: () => Promise<T>, refreshes = false): Promise<T> {
+    return this.queue.run(id, async () => {
+      let failed = true;
+      try {
+        const result = await write();
+        failed = false;
+        return result;
+      } finally {
+        if (failed || !refreshes) this.forget(id);
+      }
+    });
+  }
+
+  private readonly recent = new Map<string, { doc: InstagramConversation | null; at: number }>();
+
+  /** The thread: as this process last wrote it when that is recent, else read by `_id`. */
+  private async current(_id: string): Promise<InstagramConversation | null> {
+    const hit = this.recent.get(_id);
+    if (hit && Date.now() - hit.at < RECENT_THREAD_MS) return hit.doc;
+    const doc = await this.conversations.findById(_id).lean<InstagramConversation>().exec();
+    this.remember(_id, doc);
+    return doc;
+  }
+
+  private remember(_id: string, doc: InstagramConversation | null): void {
+    this.recent.delete(_id); // re-inserted last: the Map's order is the eviction order
+    this.recent.set(_id, { doc, at: Date.now() });
+    if (this.recent.size > RECENT_THREADS) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
+
+  /** A write this service did not read back: the next one reads the thread again. */
+  private forget(_id: string): void {
+    this.recent.delete(_id);
+  }
+
+  /** An account's threads were deleted or rewritten in bulk (purge, resumed profiles). */
+  forgetAccount(accountId: string): void {
+    for (const id of this.recent.keys()) if (id.startsWith(`${accountId}:`)) this.recent.delete(id);
+  }
+
+  /** A purged account's threads: deleted, and forgotten here. */
+  async deleteAccountThreads(accountId: string): Promise<number> {
+    const res = await this.conversations.deleteMany({ platform_account_id: accountId }).exec();
+    this.forgetAccount(accountId);
+    return res.deletedCount;
+  }
+
+  /** The customer's name as the thread knows it (recently written threads are not read again). */
+  async customerName(accountId: string, customerId: string): Promise<string | undefined> {
+    const conv = await this.current(this.conversationId(accountId, customerId));
+    return conv?.customer?.name ?? conv?.customer?.username;
   }
 
   conversationId(accountId: string, customerId: string): string {
@@ -265,73 +331,71 @@ export class ConversationsService {
     const newest = dms.reduce((a, b) => ((b.timestamp ?? 0) >= (a.timestamp ?? 0) ? b : a));
     const { platform_account_id: accountId, customer_id: customerId = '' } = newest;
     const _id = this.conversationId(accountId, customerId);
-    return this.serialized(_id, async () => {
-      const at = new Date(newest.timestamp ?? Date.now());
-      const update: UpdateQuery<InstagramConversation> = {
-        $setOnInsert: {
-          platform_account_id: accountId,
-          customer_id: customerId,
-          ...(opts.newUnread > 0 ? {} : { unread_count: 0 }),
-          profile_pending: true,
-          profile_attempts: 0,
-          profile_retry_at: new Date(0),
-          unseen_tracked: true,
-        },
-        $set: { user_id: newest.user_id ?? '', ...(newest.ig_id ? { ig_id: newest.ig_id } : {}) },
-        $max: {
-          ...(opts.preview === false ? {} : { last_message_at: at }),
-          ...(newest.direction === 'inbound' ? { last_inbound_at: at } : {}),
-        },
-      };
-      if (opts.newUnread > 0) update.$inc = { unread_count: opts.newUnread };
-      if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
-      if (Object.keys(update.$max as object).length === 0) delete update.$max;
-      // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
-      // a bare `{_id}` filter from an index, anything more scans the collection.
-      const current = await this.conversations
-        .findById(_id, {
-          'last_message.timestamp': 1,
-          'customer.name': 1,
-          'customer.username': 1,
-          'customer.fetched_at': 1,
-          unnamed_dm_ids: 1,
-          unseen_outbound: 1,
-          unseen_tracked: 1,
-        })
-        .lean()
-        .exec();
-      const customerName = current?.customer?.name ?? current?.customer?.username;
-      if (opts.unnamedDmIds.length > 0 && !customerName) {
-        const room = MAX_UNNAMED - (current?.unnamed_dm_ids?.length ?? 0);
-        if (room > 0)
-          update.$push = { unnamed_dm_ids: { $each: opts.unnamedDmIds.slice(0, room) } };
-        if (room < opts.unnamedDmIds.length)
-          (update.$set as Record<string, unknown>).unnamed_overflow = true;
-      }
-      if (opts.unseenOutboundDm) this.rememberUnseen(update, current, opts.unseenOutboundDm);
-      // Only a newer message replaces the preview (events arrive out of order).
-      const shown = current?.last_message?.timestamp;
-      if (
-        opts.preview !== false &&
-        (shown === undefined || shown === null || shown <= (newest.timestamp ?? 0))
-      ) {
-        (update.$set as Record<string, unknown>).last_message = {
-          message_id: newest.message_id,
-          preview: previewOf(newest),
-          direction: newest.direction,
-          message_type: newest.message_type,
-          timestamp: newest.timestamp,
+    return this.serialized(
+      _id,
+      async () => {
+        const at = new Date(newest.timestamp ?? Date.now());
+        const update: UpdateQuery<InstagramConversation> = {
+          $setOnInsert: {
+            platform_account_id: accountId,
+            customer_id: customerId,
+            ...(opts.newUnread > 0 ? {} : { unread_count: 0 }),
+            profile_pending: true,
+            profile_attempts: 0,
+            profile_retry_at: new Date(0),
+            unseen_tracked: true,
+          },
+          $set: { user_id: newest.user_id ?? '', ...(newest.ig_id ? { ig_id: newest.ig_id } : {}) },
+          $max: {
+            ...(opts.preview === false ? {} : { last_message_at: at }),
+            ...(newest.direction === 'inbound' ? { last_inbound_at: at } : {}),
+          },
         };
-      }
-      await this.conversations.updateOne({ _id }, update, { upsert: true }).exec();
-      this.emitChanged(newest.user_id ?? '', accountId, _id);
-      const profileFetchedAt = current?.customer?.fetched_at;
-      return {
-        id: _id,
-        ...(customerName ? { customerName } : {}),
-        ...(profileFetchedAt ? { profileFetchedAt: new Date(profileFetchedAt) } : {}),
-      };
-    });
+        if (opts.newUnread > 0) update.$inc = { unread_count: opts.newUnread };
+        if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
+        if (Object.keys(update.$max as object).length === 0) delete update.$max;
+        // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
+        // a bare `{_id}` filter from an index, anything more scans the collection.
+        const current = await this.current(_id);
+        const customerName = current?.customer?.name ?? current?.customer?.username;
+        if (opts.unnamedDmIds.length > 0 && !customerName) {
+          const room = MAX_UNNAMED - (current?.unnamed_dm_ids?.length ?? 0);
+          if (room > 0)
+            update.$push = { unnamed_dm_ids: { $each: opts.unnamedDmIds.slice(0, room) } };
+          if (room < opts.unnamedDmIds.length)
+            (update.$set as Record<string, unknown>).unnamed_overflow = true;
+        }
+        if (opts.unseenOutboundDm) this.rememberUnseen(update, current, opts.unseenOutboundDm);
+        // Only a newer message replaces the preview (events arrive out of order).
+        const shown = current?.last_message?.timestamp;
+        if (
+          opts.preview !== false &&
+          (shown === undefined || shown === null || shown <= (newest.timestamp ?? 0))
+        ) {
+          (update.$set as Record<string, unknown>).last_message = {
+            message_id: newest.message_id,
+            preview: previewOf(newest),
+            direction: newest.direction,
+            message_type: newest.message_type,
+            timestamp: newest.timestamp,
+          };
+        }
+        // The thread comes back with the write: the next record and the stream need not read it.
+        const after = await this.conversations
+          .findOneAndUpdate({ _id }, update, { upsert: true, new: true })
+          .lean<InstagramConversation>()
+          .exec();
+        this.remember(_id, after);
+        this.emitChanged(newest.user_id ?? '', accountId, _id, after ?? undefined);
+        const profileFetchedAt = current?.customer?.fetched_at;
+        return {
+          id: _id,
+          ...(customerName ? { customerName } : {}),
+          ...(profileFetchedAt ? { profileFetchedAt: new Date(profileFetchedAt) } : {}),
+        };
+      },
+      true,
+    );
   }
 
   /**
@@ -358,6 +422,7 @@ export class ConversationsService {
         { $set: { profile_retry_at: new Date() } },
       )
       .exec();
+    this.forgetAccount(accountId);
     return res.modifiedCount;
   }
 
@@ -399,8 +464,18 @@ export class ConversationsService {
       .exec();
   }
 
-  emitChanged(userId: string, accountId: string, conversationId: string): void {
-    const event: ConversationChangedEvent = { userId, accountId, conversationId };
+  emitChanged(
+    userId: string,
+    accountId: string,
+    conversationId: string,
+    conversation?: InstagramConversation,
+  ): void {
+    const event: ConversationChangedEvent = {
+      userId,
+      accountId,
+      conversationId,
+      ...(conversation ? { conversation } : {}),
+    };
     this.events.emit(CONVERSATION_CHANGED, event);
   }
 }

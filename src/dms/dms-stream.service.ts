@@ -9,7 +9,12 @@ import type { AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/errors/app-error';
 import type { AppConfig } from '../config/app-config';
 import { DmsService, serializeDm, windowOf } from './dms.service';
-import { CONVERSATION_CHANGED, DM_CHANGED, type DmChangedEvent } from './events/dm-events';
+import {
+  CONVERSATION_CHANGED,
+  DM_CHANGED,
+  type ConversationChangedEvent,
+  type DmChangedEvent,
+} from './events/dm-events';
 import { InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
 
@@ -164,7 +169,10 @@ export class DmsStreamService implements OnModuleDestroy {
         });
         return;
       }
-      const dm = await this.dms.findById(event.dmId).lean<LeanDm>().exec();
+      if (this.streams.size === 0) return; // nobody listening here: no read
+      const dm =
+        (event.dm as LeanDm | undefined) ??
+        (await this.dms.findById(event.dmId).lean<LeanDm>().exec());
       if (dm) this.live.next(this.dmItem(dm));
     } catch (error) {
       this.logger.warn(
@@ -175,13 +183,15 @@ export class DmsStreamService implements OnModuleDestroy {
   }
 
   @OnEvent(CONVERSATION_CHANGED, { async: true, promisify: true, suppressErrors: true })
-  async onConversationChanged(event: { accountId: string; conversationId: string }): Promise<void> {
-    if (!event?.conversationId) return;
+  async onConversationChanged(event: ConversationChangedEvent): Promise<void> {
+    if (!event?.conversationId || this.streams.size === 0) return;
     try {
-      const conv = await this.conversations
-        .findById(event.conversationId)
-        .lean<InstagramConversation>()
-        .exec();
+      const conv =
+        (event.conversation as InstagramConversation | undefined) ??
+        (await this.conversations
+          .findById(event.conversationId)
+          .lean<InstagramConversation>()
+          .exec());
       if (conv) this.live.next(this.conversationItem(conv));
     } catch (error) {
       this.logger.warn(

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import { Connection, Model, Types } from 'mongoose';
-import { duplicateKeyWriteErrors } from './ingest/duplicate-key';
+import { duplicateKeyWriteErrors } from '../common/database/duplicate-key';
 import { ledgerKey, markerKey, PER_ACCOUNT_KEY } from './ledger-keys';
 import { InstagramDmId } from './schemas/instagram-dm-id.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';

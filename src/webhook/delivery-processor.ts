@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Model, Types } from 'mongoose';
+import { duplicateKeyIndexes } from '../common/database/duplicate-key';
 import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { DmsIngestService } from '../dms/ingest/ingest.service';
@@ -9,9 +10,17 @@ import { WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { errorName, WebhookService } from './webhook.service';
 import type { WebhookTuning } from './webhook-tuning';
 
+type Delivery = WebhookDelivery & { _id: Types.ObjectId };
+
+/** A queued delivery as the history keeps it: without its lease. */
+function historyOf(doc: Delivery): Delivery {
+  const { lease_until: _until, lease_owner: _owner, last_error: _error, ...rest } = doc;
+  return rest;
+}
+
 /** A delivery this instance holds the lease of, with the attempt it is on. */
 interface Claimed {
-  doc: WebhookDelivery & { _id: Types.ObjectId };
+  doc: Delivery;
   attempts: number;
   at: Date;
 }
@@ -56,6 +65,7 @@ export class DeliveryProcessor {
 
   constructor(
     private readonly deliveries: Model<WebhookDelivery>,
+    private readonly pending: Model<WebhookDelivery>,
     private readonly accounts: AccountsService,
     private readonly ingest: DmsIngestService,
     private readonly webhooks: WebhookService,
@@ -104,20 +114,28 @@ export class DeliveryProcessor {
     for (const delivery of others) await this.processClaimed(delivery);
   }
 
+  /**
+   * The delivery, if this instance may process it now. One it acknowledged itself is handed over
+   * in memory and processed without a write, however long the backlog kept it waiting (should
+   * its lease pass meanwhile, another instance may process it too: twice changes nothing). Any
+   * other is read from the queue and leased first.
+   */
   private async claim(id: string): Promise<Claimed | null> {
     const now = new Date();
-    const current =
-      this.webhooks.takeHandedOver(id) ?? (await this.deliveries.findById(id).lean().exec());
-    if (!current || current.status !== 'pending') return null;
+    const handed = this.webhooks.takeHandedOver(id);
+    if (handed) return { doc: handed, attempts: handed.attempts + 1, at: now };
+    const current = await this.pending.findById(id).lean().exec();
+    if (!current) return null; // done meanwhile
     const leasedToUs =
       current.lease_owner === this.owner && !!current.lease_until && current.lease_until > now;
     if (leasedToUs) return { doc: current, attempts: current.attempts + 1, at: now };
     if (current.lease_until && current.lease_until > now) return null; // another instance's
-    // Acked elsewhere, retried, or replayed: claim it (atomic on MongoDB; on FerretDB two
-    // instances may both win, and processing twice changes nothing).
-    const claimed = await this.deliveries
+    // Acked elsewhere, retried, or replayed: lease it (atomic on MongoDB; on FerretDB two
+    // instances may both win, and processing twice changes nothing). The queue holds only the
+    // backlog, so the lease condition costs little even where it is not indexed.
+    const claimed = await this.pending
       .findOneAndUpdate(
-        { _id: current._id, status: 'pending', lease_until: { $lt: now } },
+        { _id: current._id, lease_until: { $lt: now } },
         {
           $set: {
             lease_until: new Date(now.getTime() + this.tuning.leaseMs),
@@ -167,9 +185,9 @@ export class DeliveryProcessor {
         }
         this.applied(id, outcome, event, account, result);
       }
-      await this.complete(claimed._id, attempts, outcome);
+      await this.finish([{ doc: claimed, attempts, outcome }]);
     } catch (error) {
-      await this.failed(claimed._id, attempts, error);
+      await this.failed({ doc: claimed, attempts, at: now }, error);
       return;
     }
     this.hooks.followUp(now, outcome);
@@ -194,9 +212,7 @@ export class DeliveryProcessor {
       results = await this.ingest.applyMessages(items);
     } catch (error) {
       // Nothing is half-done for good: each delivery is retried, and storing is idempotent.
-      await Promise.all(
-        deliveries.map(({ claimed }) => this.failed(claimed.doc._id, claimed.attempts, error)),
-      );
+      await Promise.all(deliveries.map(({ claimed }) => this.failed(claimed, error)));
       return;
     }
     items.forEach(({ event, account, delivery }, k) => {
@@ -206,17 +222,16 @@ export class DeliveryProcessor {
         outcomes[delivery].unroutable(event.entryId);
       } else this.applied(id, outcomes[delivery], event, account, results[k]);
     });
-    await Promise.all(
-      deliveries.map(async ({ claimed }, index) => {
-        try {
-          await this.complete(claimed.doc._id, claimed.attempts, outcomes[index]);
-        } catch (error) {
-          await this.failed(claimed.doc._id, claimed.attempts, error);
-          return;
-        }
-        this.hooks.followUp(claimed.at, outcomes[index]);
-      }),
-    );
+    try {
+      await this.finish(
+        deliveries.map(({ claimed }, index) => ({ ...claimed, outcome: outcomes[index] })),
+      );
+    } catch (error) {
+      // Stored already: the retry finds every message there and only finishes the deliveries.
+      await Promise.all(deliveries.map(({ claimed }) => this.failed(claimed, error)));
+      return;
+    }
+    deliveries.forEach(({ claimed }, index) => this.hooks.followUp(claimed.at, outcomes[index]));
   }
 
   private applied(
@@ -242,41 +257,53 @@ export class DeliveryProcessor {
     if (result.refetchMid) outcome.refetch.push([account, result.refetchMid]);
   }
 
-  /** Marks the delivery processed; by _id alone (FerretDB serves nothing else from an index). */
-  private async complete(
-    _id: Types.ObjectId,
-    attempts: number,
-    outcome: DeliveryOutcome,
-  ): Promise<void> {
-    const unroutable = [...outcome.unroutableIds];
-    await this.deliveries
-      .updateOne(
-        { _id },
-        {
-          $set: {
-            status: 'processed',
-            attempts,
-            processed_at: new Date(),
-            result: { ...outcome.counts, accounts: outcome.routed.size },
-            ...(unroutable.length > 0 ? { unroutable_ids: unroutable } : {}),
-          },
-          $unset: {
-            lease_until: '',
-            lease_owner: '',
-            last_error: '',
-            ...(unroutable.length > 0 ? {} : { unroutable_ids: '' }),
-          },
-        },
-      )
-      .exec();
-    if (unroutable.length > 0)
-      this.logger.log(
-        { deliveryId: String(_id), unroutable: unroutable.length },
-        'delivery names unknown accounts',
-      );
+  /**
+   * Processed deliveries leave the queue for the history: one insert of their records, then one
+   * delete from the queue (two bulk writes for a whole batch; see the delivery schema). A crash
+   * between the two leaves them queued: processed again, they find their records there.
+   */
+  private async finish(done: { doc: Delivery; attempts: number; outcome: DeliveryOutcome }[]) {
+    const now = new Date();
+    await this.record(
+      done.map(({ doc, attempts, outcome }) => {
+        const unroutable = [...outcome.unroutableIds];
+        if (unroutable.length > 0)
+          this.logger.log(
+            { deliveryId: String(doc._id), unroutable: unroutable.length },
+            'delivery names unknown accounts',
+          );
+        return {
+          ...historyOf(doc),
+          status: 'processed' as const,
+          attempts,
+          processed_at: now,
+          result: { ...outcome.counts, accounts: outcome.routed.size },
+          ...(unroutable.length > 0 ? { unroutable_ids: unroutable } : {}),
+        };
+      }),
+    );
+    await this.dequeue(done.map(({ doc }) => doc._id));
   }
 
-  private async failed(_id: Types.ObjectId, attempts: number, error: unknown): Promise<void> {
+  /** Writes history records; one that is there already (a crash, a replay) is replaced. */
+  private async record(records: Delivery[]): Promise<void> {
+    try {
+      await this.deliveries.collection.insertMany(records, { ordered: false });
+    } catch (error) {
+      const failed = duplicateKeyIndexes(error, records.length);
+      if (!failed) throw error;
+      for (const i of failed)
+        await this.deliveries.collection.replaceOne({ _id: records[i]._id }, records[i]);
+    }
+  }
+
+  private async dequeue(ids: Types.ObjectId[]): Promise<void> {
+    if (ids.length === 1) await this.pending.deleteOne({ _id: ids[0] }).exec();
+    else await this.pending.deleteMany({ _id: { $in: ids } }).exec();
+  }
+
+  private async failed({ doc, attempts }: Claimed, error: unknown): Promise<void> {
+    const _id = doc._id;
     const reason = errorName(error);
     const final = attempts >= this.tuning.maxAttempts;
     this.logger.warn(
@@ -284,21 +311,32 @@ export class DeliveryProcessor {
       'delivery processing failed',
     );
     const retryAt = new Date(Date.now() + this.tuning.retryBaseMs * 2 ** Math.max(0, attempts - 1));
-    await this.deliveries
-      .updateOne(
-        { _id },
-        final
-          ? {
-              $set: { status: 'failed', last_error: reason, processed_at: new Date(), attempts },
-              $unset: { lease_until: '', lease_owner: '' },
-            }
-          : {
-              $set: { last_error: reason, lease_until: retryAt, attempts },
-              $unset: { lease_owner: '' },
-            },
-      )
-      .exec()
-      .catch(() => undefined);
+    try {
+      if (final) {
+        await this.record([
+          {
+            ...historyOf(doc),
+            status: 'failed',
+            last_error: reason,
+            processed_at: new Date(),
+            attempts,
+          },
+        ]);
+        await this.dequeue([_id]);
+        return;
+      }
+      await this.pending
+        .updateOne(
+          { _id },
+          {
+            $set: { last_error: reason, lease_until: retryAt, attempts },
+            $unset: { lease_owner: '' },
+          },
+        )
+        .exec();
+    } catch {
+      // Still queued: the sweep takes it up again once its lease has passed.
+    }
     // The retry is due at retryAt whatever the sweep's pace (the sweep remains the fallback).
     if (!final) this.hooks.retryAt(String(_id), retryAt.getTime() - Date.now() + 50);
   }

@@ -8,7 +8,8 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model } from 'mongoose';
+import { Model, Types } from 'mongoose';
+import { duplicateKeyIndexes } from '../common/database/duplicate-key';
 import { AccountsService } from '../accounts/accounts.service';
 import {
   ACCOUNT_CONNECTED,
@@ -20,7 +21,7 @@ import {
 } from '../accounts/accounts.types';
 import { ConversationsService } from '../dms/conversations.service';
 import { DmsIngestService } from '../dms/ingest/ingest.service';
-import { WebhookDelivery } from './schemas/webhook-delivery.schema';
+import { PENDING_DELIVERY, WebhookDelivery } from './schemas/webhook-delivery.schema';
 import { errorName, NO_LEASE, WebhookService } from './webhook.service';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 import { DeliveryOutcome, DeliveryProcessor } from './delivery-processor';
@@ -33,6 +34,8 @@ type Task = () => Promise<void>;
  */
 const EDIT_REFETCH_RETRIES_MS = [2_000, 15_000, 120_000];
 const SEEN_WRITE_INTERVAL_MS = 60_000;
+/** Deliveries moved between the history and the queue per write. */
+const MOVE_PAGE = 500;
 /** At most this share of the time goes to sweeping (see nextSweepDelay). */
 const SWEEP_SHARE = 0.1;
 
@@ -72,6 +75,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
+    @InjectModel(PENDING_DELIVERY) private readonly pending: Model<WebhookDelivery>,
     private readonly accounts: AccountsService,
     private readonly ingest: DmsIngestService,
     private readonly conversations: ConversationsService,
@@ -79,10 +83,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     @Inject(ConfigService) config: ConfigService,
   ) {
     this.tuning = webhookTuning(config);
-    this.processor = new DeliveryProcessor(deliveries, accounts, ingest, webhooks, this.tuning, {
-      retryAt: (id, ms) => this.later(ms, () => this.wake([id])),
-      followUp: (now, outcome) => this.followUp(now, outcome),
-    });
+    this.processor = new DeliveryProcessor(
+      deliveries,
+      pending,
+      accounts,
+      ingest,
+      webhooks,
+      this.tuning,
+      {
+        retryAt: (id, ms) => this.later(ms, () => this.wake([id])),
+        followUp: (now, outcome) => this.followUp(now, outcome),
+      },
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -90,7 +102,50 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     const purge = setInterval(() => void this.purge(), this.tuning.purgeIntervalMs);
     purge.unref();
     this.timers.push(purge);
-    setImmediate(() => void this.sweepThenSchedule()); // first: whatever a previous process acked
+    // First: whatever a previous process acked (after moving what an older version queued).
+    setImmediate(() => void this.requeueFromHistory().then(() => this.sweepThenSchedule()));
+  }
+
+  /**
+   * Deliveries still pending in the history, where igdm kept its queue before it had one of its
+   * own: moved to the queue once, at start-up (a scan, never on the hot path).
+   */
+  private async requeueFromHistory(): Promise<void> {
+    try {
+      const moved = await this.moveToQueue({ status: 'pending' }, (doc) => doc);
+      if (moved > 0) this.logger.log({ moved }, 'pending deliveries moved to webhook_pending');
+    } catch (error) {
+      this.logger.warn({ err: errorName(error) }, 'moving pending deliveries failed');
+    }
+  }
+
+  /**
+   * Moves the history's deliveries matching `filter` to the queue, a page at a time: inserted
+   * there first (an existing one is left as it is), then deleted here. A crash in between
+   * leaves both; processing the queued copy replaces the record.
+   */
+  private async moveToQueue(
+    filter: Record<string, unknown>,
+    asQueued: (doc: WebhookDelivery & { _id: Types.ObjectId }) => WebhookDelivery & {
+      _id: Types.ObjectId;
+    },
+  ): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const page = await this.deliveries
+        .find(filter)
+        .limit(MOVE_PAGE)
+        .lean<(WebhookDelivery & { _id: Types.ObjectId })[]>()
+        .exec();
+      if (page.length === 0) return moved;
+      const queued = page.map(asQueued);
+      await this.pending.collection.insertMany(queued, { ordered: false }).catch((error) => {
+        if (!duplicateKeyIndexes(error, queued.length)) throw error;
+      });
+      await this.deliveries.deleteMany({ _id: { $in: page.map((d) => d._id) } }).exec();
+      moved += page.length;
+      this.wake(page.map((d) => String(d._id)));
+    }
   }
 
   private async sweepThenSchedule(): Promise<void> {
@@ -175,8 +230,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     if (this.stopped) return;
     try {
       const now = new Date();
-      const due = await this.deliveries
-        .find({ status: 'pending', lease_until: { $lt: now } }, { _id: 1 })
+      const due = await this.pending
+        .find({ lease_until: { $lt: now } }, { _id: 1 })
         .limit(500)
         .lean()
         .exec();
@@ -217,28 +272,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   async onAccountConnected(event: AccountConnectedEvent): Promise<void> {
     this.processor.forgetRoutes();
     await this.resumeProfiles(event.accountId);
-    const ids = (
-      await this.deliveries
-        .find({ unroutable_ids: event.igId }, { _id: 1 })
-        .limit(10_000)
-        .lean()
-        .exec()
-    ).map((d) => d._id);
-    if (ids.length === 0) return;
-    await this.deliveries
-      .updateMany(
-        { _id: { $in: ids } },
-        {
-          $set: { status: 'pending', lease_until: NO_LEASE, attempts: 0 },
-          $unset: { processed_at: '' },
-        },
-      )
-      .exec();
-    this.logger.log(
-      { accountId: event.accountId, count: ids.length },
-      'replaying unroutable deliveries',
-    );
-    this.wake(ids.map(String));
+    const count = await this.moveToQueue({ unroutable_ids: event.igId }, (doc) => {
+      const {
+        processed_at: _at,
+        result: _result,
+        unroutable_ids: _unroutable,
+        last_error: _error,
+        ...delivery
+      } = doc;
+      return { ...delivery, status: 'pending', lease_until: NO_LEASE, attempts: 0 };
+    });
+    if (count > 0)
+      this.logger.log({ accountId: event.accountId, count }, 'replaying unroutable deliveries');
   }
 
   /** A disabled account was turned on again: its parked profile reads are due. */

@@ -5,7 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { Model, Types } from 'mongoose';
 import { AccountsService } from '../accounts/accounts.service';
 import type { AuthUser } from '../auth/auth-user';
-import { DeliveryStatus, WebhookDelivery } from './schemas/webhook-delivery.schema';
+import {
+  DeliveryStatus,
+  PENDING_DELIVERY,
+  WebhookDelivery,
+} from './schemas/webhook-delivery.schema';
 import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
 interface Waiter {
@@ -56,6 +60,7 @@ export class WebhookService {
 
   constructor(
     @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
+    @InjectModel(PENDING_DELIVERY) private readonly pending: Model<WebhookDelivery>,
     private readonly accounts: AccountsService,
     @Inject(ConfigService) config: ConfigService,
   ) {
@@ -141,11 +146,14 @@ export class WebhookService {
       );
       deadline.unref();
     });
+    // Work to do goes to the queue, ignored deliveries straight to the history.
+    const queued = batch.filter((w) => w.doc.status === 'pending').map((w) => w.doc);
+    const done = batch.filter((w) => w.doc.status !== 'pending').map((w) => w.doc);
     Promise.race([
-      this.deliveries.collection.insertMany(
-        batch.map((w) => w.doc),
-        { ordered: false },
-      ),
+      Promise.all([
+        queued.length > 0 && this.pending.collection.insertMany(queued, { ordered: false }),
+        done.length > 0 && this.deliveries.collection.insertMany(done, { ordered: false }),
+      ]),
       stalled,
     ])
       .then(
@@ -176,12 +184,13 @@ export class WebhookService {
     const igIds = await this.accounts.listOwnedIgIds(user);
     const since = await this.accounts.handedOverAt(user.id, igIds);
     const filter = { $or: ownedDeliveries(igIds, since), status };
+    const collection = status === 'pending' ? this.pending : this.deliveries;
     const [total, docs] =
       igIds.length === 0
         ? [0, []]
         : await Promise.all([
-            this.deliveries.countDocuments(filter).exec(),
-            this.deliveries
+            collection.countDocuments(filter).exec(),
+            collection
               .find(filter, { _id: 1, received_at: 1, attempts: 1, processed_at: 1 })
               .sort({ received_at: -1 })
               .limit(limit)

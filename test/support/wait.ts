@@ -28,8 +28,6 @@ export function deliveriesSettled(db: {
   collection(name: string): { countDocuments(filter: object): Promise<number> };
 }): Promise<true> {
   return eventually(async () =>
-    (await db.collection('webhook_deliveries').countDocuments({ status: 'pending' })) === 0
-      ? true
-      : undefined,
+    (await db.collection('webhook_pending').countDocuments({})) === 0 ? true : undefined,
   );
 }

@@ -58,9 +58,7 @@ describe('one mid, two connected accounts (e2e)', () => {
   /** Every delivery received so far has been processed by the worker. */
   async function processedAll() {
     await eventually(async () =>
-      (await app.connection
-        .db!.collection('webhook_deliveries')
-        .countDocuments({ status: 'pending' })) === 0
+      (await app.connection.db!.collection('webhook_pending').countDocuments({})) === 0
         ? true
         : undefined,
     );

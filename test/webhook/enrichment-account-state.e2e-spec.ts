@@ -33,8 +33,7 @@ describe('enrichment follows the account state (e2e)', () => {
     db()
       .collection('accounts')
       .updateOne({ _id: new Types.ObjectId(accountId) }, { $set: { status } });
-  const pendingDeliveries = () =>
-    db().collection('webhook_deliveries').countDocuments({ status: 'pending' });
+  const pendingDeliveries = () => db().collection('webhook_pending').countDocuments({});
 
   it('should not read profiles for an account that needs re-authorisation, then read them after a reconnect', async () => {
     const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });

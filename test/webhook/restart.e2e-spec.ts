@@ -4,6 +4,7 @@ import type { MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
 import { givenAccount } from '../support/factories';
 import {
+  deliveriesSettled,
   eventually,
   messagingBody,
   newMid,
@@ -37,7 +38,8 @@ describe('Webhook deliveries across a restart (e2e)', () => {
     await eventually(() => db.collection('instagram_dms').findOne({ message_id: processedMid }));
 
     // As if acknowledged and then the process died: one delivery never touched, one claimed
-    // mid-processing (lease expired), one a retry of a delivery already processed.
+    // mid-processing (lease expired), one a retry of a delivery already processed, queued by an
+    // igdm from before the queue had a collection of its own (pending in the history).
     const pendingMid = newMid();
     const event = (mid: string) => ({
       sender: { id: customer.igsid },
@@ -47,7 +49,7 @@ describe('Webhook deliveries across a restart (e2e)', () => {
     });
     const claimedMid = newMid();
     const now = new Date();
-    await db.collection('webhook_deliveries').insertMany([
+    await db.collection('webhook_pending').insertMany([
       {
         _id: new Types.ObjectId(),
         raw_body: messagingBody(biz.igId, [event(pendingMid)]),
@@ -65,15 +67,15 @@ describe('Webhook deliveries across a restart (e2e)', () => {
         lease_until: new Date(Date.now() - 1000),
         lease_owner: 'dead-instance',
       },
-      {
-        _id: new Types.ObjectId(),
-        raw_body: delivery.body,
-        received_at: now,
-        status: 'pending',
-        attempts: 0,
-        lease_until: new Date(0),
-      },
     ]);
+    await db.collection('webhook_deliveries').insertOne({
+      _id: new Types.ObjectId(),
+      raw_body: delivery.body,
+      received_at: now,
+      status: 'pending',
+      attempts: 0,
+      lease_until: new Date(0),
+    });
     await first.app.close(); // the database survives
 
     second = await createTestApp({
@@ -88,7 +90,11 @@ describe('Webhook deliveries across a restart (e2e)', () => {
     );
     const dms = second.connection.db!.collection('instagram_dms');
     const deliveries = second.connection.db!.collection('webhook_deliveries');
-    await eventually(async () => (await deliveries.countDocuments({ status: 'pending' })) === 0);
+    await eventually(
+      async () => (await deliveries.countDocuments({ status: 'processed' })) >= 4, // 1 + 3
+    );
+    await deliveriesSettled(second.connection.db!);
+    expect(await deliveries.countDocuments({ status: 'pending' })).toBe(0);
     for (const mid of [pendingMid, claimedMid, processedMid]) {
       expect(await dms.countDocuments({ message_id: mid })).toBe(1);
     }

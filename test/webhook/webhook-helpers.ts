@@ -10,7 +10,7 @@ import {
 } from '../support/e2e';
 import { givenAccount } from '../support/factories';
 
-export { eventually } from '../support/wait';
+export { deliveriesSettled, eventually } from '../support/wait';
 
 export function sign(body: string, secret = TEST_APP_SECRET): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

@@ -11,6 +11,9 @@ import type { BulkStored, NewDm, StoredDm } from './ingest.types';
 import { DmLedger } from './ledger';
 import { MessageStore } from './message-store';
 
+/** Threads of one batch recorded at the same time. */
+const THREAD_WRITES_AT_ONCE = 4;
+
 /**
  * The bulk path of new inbound messages: a batch of them costs a handful of writes (ledger
  * claims, unread markers, documents, one per thread) instead of several each.
@@ -71,10 +74,9 @@ export class BatchStore {
       });
     const names = new Map<string, string | undefined>();
     await Promise.all(
-      [...threads].map(async ([key, t]) => {
-        const conv = await this.conversations.findById(t.accountId, t.customerId);
-        names.set(key, conv?.customer?.name ?? conv?.customer?.username);
-      }),
+      [...threads].map(async ([key, t]) =>
+        names.set(key, await this.conversations.customerName(t.accountId, t.customerId)),
+      ),
     );
     const docs = fresh.map(({ draft, i }) => {
       const name = names.get(`${draft.platform_account_id}:${draft.customer_id}`);
@@ -100,22 +102,29 @@ export class BatchStore {
       if (stored.some((doc) => !doc)) throw error;
       stored.forEach((doc, k) => (docs[k] = doc!));
     }
-    // 5. Each thread in order under its lock, the threads side by side.
+    // 5. Each thread in order under its lock, a few threads side by side: more would only queue
+    // at the database in front of the acknowledgements' inserts.
     const byThread = new Map<string, number[]>();
     fresh.forEach(({ draft }, j) => {
       const key = `${draft.platform_account_id}:${draft.customer_id}`;
       byThread.set(key, [...(byThread.get(key) ?? []), j]);
     });
-    await Promise.all(
-      [...byThread.values()].map((indexes) => {
+    const threadsLeft = [...byThread.values()];
+    const recordNext = async (): Promise<void> => {
+      for (let indexes = threadsLeft.shift(); indexes; indexes = threadsLeft.shift()) {
         const first = fresh[indexes[0]].draft;
-        return this.writeLock.forThread(first.platform_account_id, first.customer_id, () =>
-          this.recordBulkThread(
-            indexes.map((j) => ({ draft: fresh[j].draft, dm: docs[j], unread: unread[j] })),
-          ).then((stored) => indexes.forEach((j, k) => (out[fresh[j].i] = stored[k]))),
+        const stored = await this.writeLock.forThread(
+          first.platform_account_id,
+          first.customer_id,
+          () =>
+            this.recordBulkThread(
+              indexes.map((j) => ({ draft: fresh[j].draft, dm: docs[j], unread: unread[j] })),
+            ),
         );
-      }),
-    );
+        indexes.forEach((j, k) => (out[fresh[j].i] = stored[k]));
+      }
+    };
+    await Promise.all(Array.from({ length: THREAD_WRITES_AT_ONCE }, recordNext));
     return out;
   }
 

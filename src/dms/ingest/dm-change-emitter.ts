@@ -22,6 +22,8 @@ export class DmChangeEmitter {
         dm.customer_id ?? '',
       ),
       change,
+      // A new DM is known whole here; an update's document is the one before it.
+      ...(change === 'created' ? { dm } : {}),
     };
     this.events.emit(DM_CHANGED, event);
   }

@@ -6,7 +6,11 @@ import { LegacyLedgerService } from '../legacy-ledger.service';
 import { ledgerKey, markerKey, midOfKey } from '../ledger-keys';
 import { InstagramDmId } from '../schemas/instagram-dm-id.schema';
 import { InstagramDm } from '../schemas/instagram-dm.schema';
-import { duplicateKeyWriteErrors, isDuplicateKey } from './duplicate-key';
+import {
+  duplicateKeyIndexes,
+  duplicateKeyWriteErrors,
+  isDuplicateKey,
+} from '../../common/database/duplicate-key';
 import type { PendingEntry, StoredDm } from './ingest.types';
 
 /** A ledger document: an entry (`<account>:<mid>`) or a marker (`…#unread`, `…#claim`, …). */
@@ -63,9 +67,9 @@ export class DmLedger {
       await this.ledger.collection.insertMany(docs as never[], { ordered: false });
       return docs.map(() => true);
     } catch (error) {
-      const errors = duplicateKeyWriteErrors(error);
-      if (!errors) throw error;
-      const lost = new Set(errors.map((e) => e.index ?? e.err?.index));
+      const existed = duplicateKeyIndexes(error, docs.length);
+      if (!existed) throw error;
+      const lost = new Set(existed);
       return docs.map((_, k) => !lost.has(k));
     }
   }

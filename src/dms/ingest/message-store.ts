@@ -15,7 +15,7 @@ import {
   type StoredDm,
   type StoreResult,
 } from './ingest.types';
-import { isDuplicateKey } from './duplicate-key';
+import { isDuplicateKey } from '../../common/database/duplicate-key';
 import { DmLedger } from './ledger';
 import { TargetEventApplier } from './target-events';
 

@@ -6,6 +6,12 @@ export type DeliveryStatus = 'pending' | 'processed' | 'failed' | 'ignored';
 /**
  * One document per webhook delivery Meta made, written before the 200 goes out: whatever was
  * acknowledged is on disk, and the worker processes it after the ack.
+ *
+ * Two collections hold them, by stage: `webhook_pending` the work still to do (written by the
+ * ack, small: only the backlog), `webhook_deliveries` the history (processed, ignored, failed;
+ * kept for the retention period). A finished batch moves in two bulk writes (an insert into the
+ * history, a delete from the queue) instead of one update per delivery: on FerretDB every
+ * update is a transaction of its own, inserts and deletes of many documents are one.
  */
 @Schema({ collection: 'webhook_deliveries', versionKey: false })
 export class WebhookDelivery {
@@ -29,8 +35,15 @@ export class WebhookDelivery {
 
 export type WebhookDeliveryDocument = HydratedDocument<WebhookDelivery>;
 export const WebhookDeliverySchema = SchemaFactory.createForClass(WebhookDelivery);
-// The periodic sweep for pending work whose lease expired, and the retention purge.
-WebhookDeliverySchema.index({ status: 1, lease_until: 1 });
+
+/** The model name of the queue of pending deliveries (same document shape, `webhook_pending`). */
+export const PENDING_DELIVERY = 'PendingDelivery';
+export const PendingDeliverySchema = SchemaFactory.createForClass(WebhookDelivery);
+PendingDeliverySchema.set('collection', 'webhook_pending');
+// The sweep (leases that passed); the queue only holds the backlog, so this stays cheap anyway.
+PendingDeliverySchema.index({ lease_until: 1 });
+
+// The retention purge.
 WebhookDeliverySchema.index({ status: 1, processed_at: 1 });
 WebhookDeliverySchema.index({ unroutable_ids: 1 });
 // GET /webhook/deliveries, scoped to the caller's accounts; failed counts per account (health).

@@ -381,10 +381,12 @@ export async function verifyStored(
   };
 }
 
-/** Deliveries still pending in webhook_deliveries (the worker's backlog). */
+/** Deliveries by status: pending in webhook_pending (the worker's backlog), the rest in the history. */
 export async function deliveryStatus(db: Db): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const s of ['pending', 'processed', 'failed', 'ignored'])
+  const out: Record<string, number> = {
+    pending: await db.collection('webhook_pending').countDocuments({}),
+  };
+  for (const s of ['processed', 'failed', 'ignored'])
     out[s] = await db.collection('webhook_deliveries').countDocuments({ status: s });
   return out;
 }

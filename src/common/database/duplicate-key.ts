@@ -22,3 +22,15 @@ export function duplicateKeyWriteErrors(
   if (errors.length === 0 || !errors.every(isDuplicateKey)) return undefined;
   return errors as { index?: number; err?: { index?: number } }[];
 }
+
+/**
+ * The indexes of the documents a bulk insert of `count` found there already (their `_id`
+ * existed); undefined when it failed for another reason.
+ */
+export function duplicateKeyIndexes(error: unknown, count: number): number[] | undefined {
+  const errors = duplicateKeyWriteErrors(error);
+  if (!errors) return undefined;
+  return errors
+    .map((e) => e.index ?? e.err?.index)
+    .filter((i): i is number => typeof i === 'number' && i >= 0 && i < count);
+}
