@@ -414,16 +414,25 @@ export class ConversationsService {
     });
   }
 
-  /** The account was repaired (reconnected): its parked profiles are due now. */
-  async resumeProfiles(accountId: string): Promise<number> {
-    const res = await this.conversations
-      .updateMany(
-        { platform_account_id: accountId, profile_pending: true, profile_retry_at: PROFILE_PARKED },
-        { $set: { profile_retry_at: new Date() } },
-      )
+  /**
+   * The account was repaired (reconnected, turned on): its parked profiles are due now. Returns
+   * their customers, for the caller to read at once (an account event, not the hot path: the
+   * threads are found by query).
+   */
+  async resumeProfiles(accountId: string): Promise<{ customer_id: string; ig_id?: string }[]> {
+    const parked = {
+      platform_account_id: accountId,
+      profile_pending: true,
+      profile_retry_at: PROFILE_PARKED,
+    };
+    const threads = await this.conversations
+      .find(parked, { customer_id: 1, ig_id: 1 })
+      .lean<{ customer_id: string; ig_id?: string }[]>()
       .exec();
+    if (threads.length === 0) return [];
+    await this.conversations.updateMany(parked, { $set: { profile_retry_at: new Date() } }).exec();
     this.forgetAccount(accountId);
-    return res.modifiedCount;
+    return threads;
   }
 
   /**
@@ -455,7 +464,7 @@ export class ConversationsService {
     return this.conversations.findById(this.conversationId(accountId, customerId)).lean().exec();
   }
 
-  /** Threads whose profile is due (enrichment sweep). Scans on FerretDB; bounded by `limit`. */
+  /** Threads whose profile is due (read once at start-up). Scans on FerretDB; bounded by `limit`. */
   async dueForProfile(now: Date, limit: number): Promise<InstagramConversation[]> {
     return this.conversations
       .find({ profile_pending: true, profile_retry_at: { $lte: now } })

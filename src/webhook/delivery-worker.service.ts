@@ -34,6 +34,8 @@ type Task = () => Promise<void>;
  */
 const EDIT_REFETCH_RETRIES_MS = [2_000, 15_000, 120_000];
 const SEEN_WRITE_INTERVAL_MS = 60_000;
+/** Profile reads retried in memory after a failure (see profileRetriesMs). */
+const PROFILE_RETRIES = 8;
 /** Deliveries moved between the history and the queue per write. */
 const MOVE_PAGE = 500;
 /** At most this share of the time goes to sweeping (see nextSweepDelay). */
@@ -103,7 +105,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     purge.unref();
     this.timers.push(purge);
     // First: whatever a previous process acked (after moving what an older version queued).
-    setImmediate(() => void this.requeueFromHistory().then(() => this.sweepThenSchedule()));
+    setImmediate(
+      () =>
+        void this.requeueFromHistory()
+          .then(() => this.sweepThenSchedule())
+          .then(() => this.enrichLeftovers()),
+    );
   }
 
   /**
@@ -225,25 +232,38 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  /** Pending deliveries whose lease has passed (crash, retry, other instance), and due enrichment. */
+  /**
+   * Queued deliveries whose lease has passed (a crash, a retry, another instance's). The queue
+   * holds only the backlog, so this read stays small however long the history grows.
+   */
   async sweep(): Promise<void> {
     if (this.stopped) return;
     try {
-      const now = new Date();
       const due = await this.pending
-        .find({ lease_until: { $lt: now } }, { _id: 1 })
+        .find({ lease_until: { $lt: new Date() } }, { _id: 1 })
         .limit(500)
         .lean()
         .exec();
       this.wake(due.map((d) => String(d._id)));
-      const threads = await this.conversations.dueForProfile(now, 50);
-      for (const c of threads) {
+    } catch (error) {
+      if (!this.stopped) this.logger.warn({ err: errorName(error) }, 'webhook sweep failed');
+    }
+  }
+
+  /**
+   * Profiles a stopped process left due (its retry timers died with it): read once at start-up.
+   * From then on profiles are scheduled in memory, by the messages that need them and by each
+   * failure's retry timer, so no periodic query scans the threads.
+   */
+  private async enrichLeftovers(): Promise<void> {
+    try {
+      for (const c of await this.conversations.dueForProfile(new Date(), 500)) {
         const account = await this.accounts.resolveForWebhook([c.ig_id ?? '']);
         if (account && account.accountId === c.platform_account_id)
           this.enrichLater(account, c.customer_id);
       }
     } catch (error) {
-      if (!this.stopped) this.logger.warn({ err: errorName(error) }, 'webhook sweep failed');
+      if (!this.stopped) this.logger.warn({ err: errorName(error) }, 'profile leftovers not read');
     }
   }
 
@@ -293,12 +313,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     await this.resumeProfiles(event.accountId);
   }
 
-  /** Profiles parked while the account could not read them are due again (swept at once). */
+  /** Profiles parked while the account could not read them are read now. */
   private async resumeProfiles(accountId: string): Promise<void> {
-    const resumed = await this.conversations.resumeProfiles(accountId);
-    if (resumed === 0) return;
-    this.logger.log({ accountId, resumed }, 'resuming parked profile reads');
-    setImmediate(() => void this.sweep());
+    const threads = await this.conversations.resumeProfiles(accountId);
+    if (threads.length === 0) return;
+    this.logger.log({ accountId, resumed: threads.length }, 'resuming parked profile reads');
+    this.processor.forgetRoutes();
+    const account = await this.accounts.resolveForWebhook([threads[0].ig_id ?? '']);
+    if (!account || account.accountId !== accountId) return;
+    for (const t of threads) this.enrichLater(account, t.customer_id);
   }
 
   /** Claims and processes one delivery. Idempotent: processing it twice changes nothing. */
@@ -337,12 +360,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private enrichLater(account: RoutedAccount, customerId: string): void {
-    this.sideTask(`profile:${account.accountId}:${customerId}`, () =>
-      this.ingest.enrichConversation(account, customerId),
+    this.sideTask(
+      `profile:${account.accountId}:${customerId}`,
+      () => this.ingest.enrichConversation(account, customerId),
+      this.profileRetriesMs,
     );
   }
 
-  /** Best-effort work after processing; failures are retried by the sweep (profile_retry_at). */
+  /**
+   * A failed profile read is tried again after these delays (doubling from
+   * WEBHOOK_ENRICH_RETRY_MS, at most an hour apart); past them, the customer's next message
+   * tries again. A process that stops forgets them: the next start reads what is due.
+   */
+  private get profileRetriesMs(): number[] {
+    return Array.from({ length: PROFILE_RETRIES }, (_, i) =>
+      Math.min(this.tuning.enrichRetryMs * 2 ** i, 3_600_000),
+    );
+  }
+
+  /** Best-effort work after processing, retried after `retriesMs` when it fails. */
   private sideTask(key: string, task: Task, retriesMs: readonly number[] = []): void {
     if (this.stopped || this.sideKeys.has(key)) return;
     this.sideKeys.add(key);
@@ -364,9 +400,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private pumpSide(): void {
-    // Deliveries first: while a backlog waits, enrichment (whose writes compete for the same
-    // database) starts nothing new; it resumes as soon as the queue is empty.
-    const busy = this.queue.length > 0;
+    // Deliveries first: while a batch is stored or waits, enrichment (whose writes compete for
+    // the same database) starts nothing new; it resumes as soon as the worker is idle.
+    const busy = this.queue.length > 0 || this.running > 0;
     while (!this.stopped && !busy && this.sideRunning < 2 && this.side.length > 0) {
       const task = this.side.shift()!;
       this.sideRunning += 1;

@@ -189,9 +189,7 @@ describe('Logs carry no secret and no message content (LOG_LEVEL=debug)', () => 
     const db = stack.db;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const pending = await db
-        .collection('webhook_pending')
-        .countDocuments({});
+      const pending = await db.collection('webhook_pending').countDocuments({});
       const named = await db
         .collection('instagram_conversations')
         .countDocuments({ 'customer.name': { $exists: true } });

@@ -73,7 +73,7 @@ export function installQueryRecorder(file: string): void {
       const origin = originOf(new Error().stack);
       Error.stackTraceLimit = limit;
       for (const shape of shapes) {
-        const key = `${shapeKey(shape)}@${origin}`;
+        const key = `${shapeKey(shape)}${shape.idLookup ? '#id' : ''}@${origin}`;
         if (seen.has(key)) continue;
         seen.add(key);
         write({ type: 'query', shape, origin });

@@ -22,6 +22,19 @@ export interface QueryShape {
   /** Branches of a top-level $or, each flattened; empty when there is none. */
   or: FieldUse[][];
   sort: SortSpec;
+  /**
+   * The filter is `{ _id: <value> }` and nothing else: the one filter FerretDB v1 answers from an
+   * index (anything more, `_id: { $in }` included, reads the whole collection).
+   */
+  idLookup?: boolean;
+}
+
+function isIdLookup(filter: unknown): boolean {
+  if (!isPlainObject(filter)) return false;
+  const keys = Object.keys(filter);
+  if (keys.length !== 1 || keys[0] !== '_id') return false;
+  const id = filter._id;
+  return typeof id === 'string' || (typeof id === 'object' && id !== null && !isPlainObject(id));
 }
 
 export type IndexKeys = SortSpec;
@@ -103,7 +116,14 @@ export function shapeOf(collection: string, op: string, args: unknown[]): QueryS
     const fields: FieldUse[] = [];
     const or: FieldUse[][] = [];
     flatten(filter, fields, or);
-    return { collection, op: name, fields, or, sort: normaliseSort(sort) };
+    return {
+      collection,
+      op: name,
+      fields,
+      or,
+      sort: normaliseSort(sort),
+      ...(isIdLookup(filter) ? { idLookup: true } : {}),
+    };
   };
   const opts = (i: number) => (isPlainObject(args[i]) ? args[i] : {});
   switch (op) {
