@@ -159,7 +159,7 @@ export class DmsController {
   })
   @ApiBadQuery(
     'Validation failed: limit must not be greater than 100',
-    'A query parameter is unknown or malformed (VALIDATION_FAILED), or the cursor was not issued by the API (INVALID_CURSOR)',
+    'A query parameter is unknown or malformed, or `with_total=true` comes with a `cursor` (VALIDATION_FAILED); or the cursor was not issued by the API (INVALID_CURSOR)',
   )
   @ApiErrorReply(403, 'FORBIDDEN', 'You can only list your own DMs', 'user_id other than your own')
   @ApiAccountNotFound()
@@ -193,7 +193,7 @@ export class DmsController {
   })
   @ApiBadQuery(
     'Validation failed: limit must not be greater than 100',
-    'A query parameter is unknown or malformed (VALIDATION_FAILED), or the cursor was not issued by the API (INVALID_CURSOR)',
+    'A query parameter is unknown or malformed, or `with_total=true` comes with a `cursor` (VALIDATION_FAILED); or the cursor was not issued by the API (INVALID_CURSOR)',
   )
   @ApiAccountNotFound()
   conversations(@CurrentUser() user: AuthUser, @Query() query: ListConversationsQueryDto) {

@@ -16,6 +16,7 @@ import { DmsIngestService } from './ingest/ingest.service';
 import { BatchStore } from './ingest/batch-store';
 import { CommentIngest } from './ingest/comment-ingest';
 import { DmChangeEmitter } from './ingest/dm-change-emitter';
+import { StorePressure } from './ingest/store-pressure';
 import { ProfileEnrichment } from './ingest/enrichment';
 import { DmLedger } from './ingest/ledger';
 import { MessageStore } from './ingest/message-store';
@@ -57,6 +58,7 @@ import { AccountPurgeListener } from './account-purge.listener';
     TargetEventApplier,
     CommentIngest,
     ProfileEnrichment,
+    StorePressure,
     DmChangeEmitter,
     LegacyLedgerService,
     LegacyCustomerIdService,

@@ -17,6 +17,7 @@ import {
 import { decodeCursor, encodeCursor } from './dto/cursor';
 import type { ListConversationsQueryDto } from './dto/actions.dto';
 import type { ListDmsQueryDto } from './dto/list-dms.query';
+import { countsTotal } from './dto/page-total';
 import type { UpdateDmDto } from './dto/update-dm.dto';
 import { InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
@@ -113,10 +114,11 @@ export class DmsService {
       throw new AppError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'You can only list your own DMs');
     }
     const accountIds = await this.scopeAccounts(user, q.platform_account_id);
+    const counted = countsTotal(q);
     const empty = {
       success: true as const,
       data: [] as DmJson[],
-      total: 0,
+      total: counted ? 0 : null,
       limit: q.limit,
       skip: q.skip,
       next_cursor: null as string | null,
@@ -153,6 +155,7 @@ export class DmsService {
       ];
     }
 
+    // The count is a second scan of every matching DM on FerretDB: only when the page wants it.
     const [docs, total] = await Promise.all([
       this.dms
         .find(pageFilter)
@@ -161,7 +164,7 @@ export class DmsService {
         .limit(q.limit)
         .lean<LeanDm[]>()
         .exec(),
-      this.dms.countDocuments(filter).exec(),
+      counted ? this.dms.countDocuments(filter).exec() : null,
     ]);
     const last = docs.at(-1);
     const nextCursor =
@@ -398,10 +401,11 @@ export class DmsService {
 
   async listConversations(user: AuthUser, q: ListConversationsQueryDto) {
     const accountIds = await this.scopeAccounts(user, q.platform_account_id);
+    const counted = countsTotal(q);
     const empty = {
       success: true as const,
       data: [] as unknown[],
-      total: 0,
+      total: counted ? 0 : null,
       limit: q.limit,
       next_cursor: null as string | null,
     };
@@ -427,7 +431,7 @@ export class DmsService {
         .limit(q.limit)
         .lean<InstagramConversation[]>()
         .exec(),
-      this.conversations.countDocuments(filter).exec(),
+      counted ? this.conversations.countDocuments(filter).exec() : null,
     ]);
     const now = Date.now();
     const data = convs.map((c) => ({

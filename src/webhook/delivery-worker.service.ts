@@ -400,10 +400,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private pumpSide(): void {
-    // Deliveries first: while a batch is stored or waits, enrichment (whose writes compete for
-    // the same database) starts nothing new; it resumes as soon as the worker is idle.
+    // Deliveries first: while a batch is stored or waits, one side task at a time (its writes
+    // compete for the same database), two when idle. Not none: a thread's profile read early
+    // names every later message as it is stored, where a profile read after the backlog would
+    // have to name each of the backlog's messages afterwards (two requests per message).
     const busy = this.queue.length > 0 || this.running > 0;
-    while (!this.stopped && !busy && this.sideRunning < 2 && this.side.length > 0) {
+    const room = busy ? 1 : 2;
+    while (!this.stopped && this.sideRunning < room && this.side.length > 0) {
       const task = this.side.shift()!;
       this.sideRunning += 1;
       void task().finally(() => {

@@ -7,6 +7,7 @@ import {
   TextProperty,
 } from '../../common/api-properties';
 import { CONVERSATION_CURSOR_PATTERN, CONVERSATION_ID_PATTERN } from './cursor';
+import { WithTotalProperty } from './page-total';
 
 /** `<platform_account_id>:<customer_id>` */
 export class ConversationIdParam {
@@ -66,6 +67,9 @@ export class ListConversationsQueryDto {
   @IsString()
   @MaxLength(300)
   cursor?: string;
+
+  @WithTotalProperty()
+  with_total?: boolean;
 }
 
 export class StreamQueryDto {

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { TOTAL_DESCRIPTION } from './page-total';
 
 /*
  * Reply shapes of the DM routes, for the OpenAPI document only. Explicit decorators (not a
@@ -23,7 +24,8 @@ export class DmDto {
 export class DmListReplyDto {
   @ApiProperty({ enum: [true] }) success!: true;
   @ApiProperty({ type: [DmDto] }) data!: DmDto[];
-  @ApiProperty({ type: 'integer', minimum: 0 }) total!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, nullable: true, description: TOTAL_DESCRIPTION })
+  total!: number | null;
   @ApiProperty({ type: 'integer' }) limit!: number;
   @ApiProperty({ type: 'integer' }) skip!: number;
   @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
@@ -62,7 +64,8 @@ export class ConversationDto {
 export class ConversationListReplyDto {
   @ApiProperty({ enum: [true] }) success!: true;
   @ApiProperty({ type: [ConversationDto] }) data!: ConversationDto[];
-  @ApiProperty({ type: 'integer', minimum: 0 }) total!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, nullable: true, description: TOTAL_DESCRIPTION })
+  total!: number | null;
   @ApiProperty({ type: 'integer' }) limit!: number;
   @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
   next_cursor!: string | null;

@@ -9,6 +9,7 @@ import {
 } from '../../common/api-properties';
 import { IsoDateTimeProperty } from '../../common/validation';
 import { DM_CURSOR_PATTERN } from './cursor';
+import { WithTotalProperty } from './page-total';
 
 export const MESSAGE_TYPES = [
   'text',
@@ -84,4 +85,7 @@ export class ListDmsQueryDto {
   @IsString()
   @MaxLength(200)
   cursor?: string;
+
+  @WithTotalProperty()
+  with_total?: boolean;
 }

@@ -13,6 +13,7 @@ import { InstagramDm } from '../schemas/instagram-dm.schema';
 import { DmChangeEmitter } from './dm-change-emitter';
 import { customerNameField, PROFILE_TTL_MS } from './ingest.types';
 import { DmLedger } from './ledger';
+import { StorePressure } from './store-pressure';
 
 /**
  * After the ack: the customer's profile on the thread and names on its DMs, and the text of an
@@ -31,6 +32,7 @@ export class ProfileEnrichment {
     private readonly graph: InstagramGraphService,
     private readonly writeLock: DmWriteLock,
     private readonly changes: DmChangeEmitter,
+    private readonly pressure: StorePressure,
     @Inject(ConfigService) config: AppConfig,
   ) {
     this.retryBaseMs = config.get('WEBHOOK_ENRICH_RETRY_MS', { infer: true });
@@ -103,21 +105,23 @@ export class ProfileEnrichment {
   ): Promise<void> {
     if (!customerName) return;
     const { ids, overflow } = await this.conversations.takeUnnamed(account.accountId, customerId);
-    await this.writeLock.forThread(account.accountId, customerId, async () => {
-      for (const _id of ids) {
+    for (const _id of ids) {
+      await this.pressure.whenIdle(); // outside the thread's lock: the batch may need it
+      await this.writeLock.forThread(account.accountId, customerId, async () => {
         const dm = await this.dms.findById(_id, {
           direction: 1,
           sender_name: 1,
           recipient_name: 1,
         });
-        if (!dm) continue;
-        const field = customerNameField(dm.direction);
-        if (dm[field]) continue;
+        const field = customerNameField(dm?.direction);
+        if (!dm || dm[field]) return;
         await this.dms
           .updateOne({ _id }, { $set: { [field]: customerName } }, { timestamps: false })
           .exec();
-      }
-      if (!overflow) return;
+      });
+    }
+    if (!overflow) return;
+    await this.writeLock.forThread(account.accountId, customerId, async () => {
       const scope = { platform_account_id: account.accountId, customer_id: customerId };
       for (const direction of ['inbound', 'outbound'] as const) {
         const field = customerNameField(direction);

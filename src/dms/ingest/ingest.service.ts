@@ -10,6 +10,7 @@ import type { NewDm, StoreResult } from './ingest.types';
 import { DmLedger } from './ledger';
 import { draftBase, messageDraft, messageResult } from './message-drafts';
 import { MessageStore } from './message-store';
+import { StorePressure } from './store-pressure';
 import { TargetEventApplier } from './target-events';
 
 export type { NewDm, StoredDm, StoreResult } from './ingest.types';
@@ -32,6 +33,7 @@ export class DmsIngestService {
     private readonly commentIngest: CommentIngest,
     private readonly enrichment: ProfileEnrichment,
     private readonly legacyLedger: LegacyLedgerService,
+    private readonly pressure: StorePressure,
   ) {}
 
   /**
@@ -118,7 +120,11 @@ export class DmsIngestService {
    * mid seen before, an event that arrived before its message, a database still being backfilled)
    * takes `applyEvent`'s path, after the bulk, in the order given. Results are in input order.
    */
-  async applyMessages(
+  applyMessages(items: { event: MessageEvent; account: RoutedAccount }[]): Promise<ApplyResult[]> {
+    return this.pressure.during(() => this.applyMessagesNow(items));
+  }
+
+  private async applyMessagesNow(
     items: { event: MessageEvent; account: RoutedAccount }[],
   ): Promise<ApplyResult[]> {
     const results = new Array<ApplyResult | undefined>(items.length);

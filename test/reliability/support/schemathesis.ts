@@ -113,7 +113,12 @@ export function runSchemathesis(st: string, args: string[], cwd: string): Promis
   return new Promise((resolve, reject) => {
     const child = spawn(st, ['--no-color', 'run', ...args], {
       cwd,
-      env: { ...process.env, NO_COLOR: '1', PYTHONUNBUFFERED: '1' },
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        PYTHONUNBUFFERED: '1',
+        SCHEMATHESIS_HOOKS: join(__dirname, 'schemathesis-hooks.py'),
+      },
     });
     let output = '';
     const take = (chunk: Buffer) => {
