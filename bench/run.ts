@@ -8,7 +8,11 @@
  * and start-up are its own and the load generator does not share its event loop.
  *
  * Flags (all optional):
- *   --deliveries N        deliveries per ingest scenario (default 600; concurrency-1 runs use N/3)
+ *   --deliveries N        deliveries per ingest scenario (default 3000: long enough for a backlog
+ *                         to show; concurrency-1 runs use N/3)
+ *   --hostile N           generated hostile webhook bodies (half signed, half badly signed) posted
+ *                         after the scenarios, then c50-e1 runs again: acks before and after
+ *                         (default 10000; --skip-hostile to leave it out)
  *   --scenarios a,b       subset of scenario names (see SCENARIOS)
  *   --reads A,B           stored DMs for the read benchmark (default 10000,100000), seeded
  *                         straight into the database with insertMany
@@ -27,7 +31,7 @@ import http from 'node:http';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId, type Db } from 'mongodb';
-import { startMetaSimulator, type MetaSimulator } from '../meta-simulator';
+import { postSigned, startMetaSimulator, type MetaSimulator } from '../meta-simulator';
 import { startEmbeddedDatabase } from '../src/database/embedded-database';
 import { encodeCursor } from '../src/dms/dto/cursor';
 import {
@@ -61,7 +65,9 @@ function flag(name: string): string | undefined {
 const QUICK = !!flag('quick');
 const num = (name: string, d: number) => (flag(name) ? Number(flag(name)) : d);
 
-const DELIVERIES = num('deliveries', QUICK ? 60 : 600);
+const DELIVERIES = num('deliveries', QUICK ? 60 : 3000);
+/** Hostile bodies posted between the two c50-e1 runs (issue 15: "acks as fast after them"). */
+const HOSTILE = num('hostile', QUICK ? 200 : 10_000);
 const READ_SIZES = (flag('reads') ?? (QUICK ? '2000,10000' : '10000,100000'))
   .split(',')
   .map(Number)
@@ -514,6 +520,54 @@ async function runIngest(s: Scenario, ctx: Ctx): Promise<IngestResult> {
   };
 }
 
+/**
+ * Generated hostile webhook bodies (the reliability suite's generator: broken JSON, wrong types,
+ * huge texts, unknown accounts, deep nesting), half signed, half badly signed; then waits for
+ * what was accepted to be processed, so the next figures start from an empty queue.
+ */
+async function hostileFlood(ctx: Ctx) {
+  const { makeBodyArbitrary } = await import('../test/reliability/support/hostile');
+  const fc = (await import('fast-check')).default;
+  const bodies = fc.sample(makeBodyArbitrary(ctx.accounts.map((a) => a.igId)), {
+    numRuns: HOSTILE,
+    seed: 15,
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+  const statuses: Record<string, number> = {};
+  const t0 = Date.now();
+  let lastProgress = t0;
+  await pool(bodies.length, 50, async (i) => {
+    const body = bodies[i];
+    const signed = i % 2 === 0;
+    const r = signed
+      ? await postDelivery(ctx.webhookUrl, body, agent)
+      : await postSigned(
+          ctx.webhookUrl,
+          body,
+          { sha256: 'sha256=00', sha1: 'sha1=00' },
+          15_000,
+          agent,
+        ).promise.then((x) => ({ status: x.status ?? 0 }));
+    const key = `${signed ? 'signed' : 'unsigned'} ${r.status || 'error'}`;
+    statuses[key] = (statuses[key] ?? 0) + 1;
+    if (Date.now() - lastProgress > 5000) {
+      lastProgress = Date.now();
+      log(
+        `  hostile: ${Object.values(statuses).reduce((a, b) => a + b, 0)}/${bodies.length} posted`,
+      );
+    }
+  });
+  agent.destroy();
+  const seconds = Math.round((Date.now() - t0) / 100) / 10;
+  const drainStart = Date.now();
+  while (
+    (await ctx.db.collection('webhook_pending').countDocuments({})) > 0 &&
+    Date.now() - drainStart < DRAIN_TIMEOUT_MS
+  )
+    await sleep(500);
+  return { bodies: bodies.length, statuses, seconds };
+}
+
 /** The database's own insert rate for documents shaped like stored DMs (plain driver). */
 async function ceiling(db: Db, template: Record<string, unknown> | null) {
   const base = template ?? { text: 'x', direction: 'inbound' };
@@ -745,10 +799,12 @@ async function main(): Promise<void> {
   const benchStarted = Date.now();
   const wanted = flag('scenarios')?.split(',');
   const scenarios = SCENARIOS.filter((x) => !wanted || wanted.includes(x.name));
+  const hostileWanted = !flag('skip-hostile') && scenarios.some((x) => x.name === 'c50-e1');
   const steps =
     3 +
     scenarios.length +
     (flag('skip-ceiling') ? 0 : 1) +
+    (hostileWanted ? 2 : 0) +
     (flag('skip-reads') ? 0 : READ_SIZES.length);
   let step = 0;
   const stepLog = (what: string) =>
@@ -785,14 +841,14 @@ async function main(): Promise<void> {
       port,
       graphUrl: meta.graphUrl,
       apiUrl: meta.apiUrl,
-      extra: { DMS_STREAM_POLL_MS: '0' },
+      extra: { DMS_STREAM_POLL_MS: '0', ...(process.env.PROFILE_DB ? { PROFILE_DB: '1' } : {}) },
     }),
     {
       compiled: true,
       timeoutMs: 180_000,
       onOutput: (c) => {
         // The compile's progress lines, so a first run is not silent.
-        if (c.startsWith('igdm: ')) process.stderr.write(c);
+        if (c.startsWith('igdm: ') || c.includes('PROFILE')) process.stderr.write(c);
       },
     },
   );
@@ -836,6 +892,18 @@ async function main(): Promise<void> {
     log(
       `  ${s.name}: ${r.ackedPerS} acks/s, ${r.storedEventsPerS} events/s stored, ack p50 ${r.ackMs.p50} ms, ack→stored p50 ${r.ackToStoredMs.p50} ms, stored ${r.dmsStored}/${r.dmsExpected}, dup ${r.duplicates} (${r.wallS} s)`,
     );
+  }
+
+  let hostile: Awaited<ReturnType<typeof hostileFlood>> | null = null;
+  let afterHostile: IngestResult | null = null;
+  if (hostileWanted) {
+    stepLog(`hostile input: ${HOSTILE} generated webhook bodies at concurrency 50`);
+    hostile = await hostileFlood(ctx);
+    log(`  ${JSON.stringify(hostile.statuses)} in ${hostile.seconds} s`);
+    const base = SCENARIOS.find((x) => x.name === 'c50-e1')!;
+    stepLog(`ingest c50-e1 again, after the hostile bodies`);
+    afterHostile = { ...(await runIngest(base, ctx)), scenario: 'c50-e1 after hostile' };
+    results.push(afterHostile);
   }
 
   let ceil: Awaited<ReturnType<typeof ceiling>> | null = null;
@@ -929,6 +997,16 @@ async function main(): Promise<void> {
       );
   }
   if (notes.length) lines.push(`(${notes.join('; ')})`);
+  const before = results.find((r) => r.scenario === 'c50-e1');
+  if (hostile && before && afterHostile) {
+    lines.push('');
+    lines.push(
+      `hostile input: ${hostile.bodies} generated bodies in ${hostile.seconds} s, ${JSON.stringify(hostile.statuses)}; ` +
+        `c50-e1 after them: ${afterHostile.ackedPerS} acks/s (${Math.round((afterHostile.ackedPerS / before.ackedPerS) * 100)} % of before), ` +
+        `ack p99 ${afterHostile.ackMs.p99} ms (${Math.round((afterHostile.ackMs.p99 / before.ackMs.p99) * 100)} % of before's ${before.ackMs.p99} ms), ` +
+        `${afterHostile.storedEventsPerS} stored ev/s (before ${before.storedEventsPerS})`,
+    );
+  }
   if (ceil) {
     lines.push('');
     lines.push(
@@ -967,6 +1045,7 @@ async function main(): Promise<void> {
         igdm: 'separate process: node scripts/start.js (dist/main.js, as npm start)',
         graphLatencyMs: GRAPH_LATENCY,
         startupMs: igdm.startupMs,
+        hostile,
         idleRssMb,
         ingest: results,
         ceiling: ceil

@@ -35,8 +35,13 @@ const PERSIST_TIMEOUT_MS = 5_000;
  * (group commit): each request is answered once its batch is durable, and a failed batch fails
  * all of its requests with 503 so Meta retries them.
  */
-/** Bound of the in-memory hand-over: past it the worker reads deliveries back as before. */
+/**
+ * Bounds of the in-memory hand-over (deliveries and the bytes of their bodies): past them the
+ * worker reads deliveries back from the queue by `_id`, and memory stays flat under a flood of
+ * large bodies.
+ */
 const MAX_HANDED_OVER = 10_000;
+const MAX_HANDED_OVER_BYTES = 16 * 1024 * 1024;
 
 @Injectable()
 export class WebhookService {
@@ -55,6 +60,7 @@ export class WebhookService {
    * of a delivery competes with the next acknowledgements).
    */
   private readonly handOver = new Map<string, WebhookDelivery & { _id: Types.ObjectId }>();
+  private handOverBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
 
@@ -109,14 +115,23 @@ export class WebhookService {
       this.schedule();
     });
     const id = doc._id.toHexString();
-    if (leased && this.handOver.size < MAX_HANDED_OVER) this.handOver.set(id, doc);
+    if (
+      leased &&
+      this.handOver.size < MAX_HANDED_OVER &&
+      this.handOverBytes + doc.raw_body.length <= MAX_HANDED_OVER_BYTES
+    ) {
+      this.handOver.set(id, doc);
+      this.handOverBytes += doc.raw_body.length;
+    }
     return id;
   }
 
   /** The delivery as written by this instance's acknowledgement, once; undefined otherwise. */
   takeHandedOver(id: string): (WebhookDelivery & { _id: Types.ObjectId }) | undefined {
     const doc = this.handOver.get(id);
+    if (!doc) return undefined;
     this.handOver.delete(id);
+    this.handOverBytes -= doc.raw_body.length;
     return doc;
   }
 
