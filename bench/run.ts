@@ -841,14 +841,14 @@ async function main(): Promise<void> {
       port,
       graphUrl: meta.graphUrl,
       apiUrl: meta.apiUrl,
-      extra: { DMS_STREAM_POLL_MS: '0', ...(process.env.PROFILE_DB ? { PROFILE_DB: '1' } : {}) },
+      extra: { DMS_STREAM_POLL_MS: '0' },
     }),
     {
       compiled: true,
       timeoutMs: 180_000,
       onOutput: (c) => {
         // The compile's progress lines, so a first run is not silent.
-        if (c.startsWith('igdm: ') || c.includes('PROFILE')) process.stderr.write(c);
+        if (c.startsWith('igdm: ')) process.stderr.write(c);
       },
     },
   );
