@@ -19,7 +19,7 @@ import { RefreshLease } from '../../src/accounts/schemas/refresh-lease.schema';
 import { TokenCipher } from '../../src/accounts/token-cipher';
 import { InstagramGraphService } from '../../src/instagram-graph/instagram-graph.service';
 import { createTestApp, newUserId, TestApp } from '../support/e2e';
-import { givenAccount, storedAccount } from '../support/factories';
+import { givenAccount, givenTenant, storedAccount } from '../support/factories';
 
 const DAY_MS = 24 * 3_600_000;
 
@@ -628,13 +628,8 @@ describe('accounts', () => {
     });
 
     it('should refuse to refresh a token younger than 24 hours', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       const calls = refreshCalls();
       const res = await t
         .http()
@@ -648,13 +643,8 @@ describe('accounts', () => {
 
   describe('reauth', () => {
     it('should mark the account needs_reauth when Meta answers 190 and stop its calls', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { biz, userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       sim.invalidateToken(biz);
 
       const acct = await accounts.getGraphAccount(accountId);
@@ -732,13 +722,8 @@ describe('accounts', () => {
     });
 
     it('should stop ingest and sending while the config is disabled, until re-enabled', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { biz, userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       const user = { id: userId };
 
       const off = await t
@@ -916,13 +901,8 @@ describe('accounts', () => {
     });
 
     it('should resubscribe the account and record the fields read back', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { biz, userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       sim.driftSubscription(biz, []);
       const res = await t
         .http()
@@ -934,13 +914,8 @@ describe('accounts', () => {
     });
 
     it('should unsubscribe, soft-delete and emit account.deleted with purge', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { biz, userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       const before = events.length;
 
       const res = await t
@@ -974,13 +949,8 @@ describe('accounts', () => {
     });
 
     it('should emit account.deleted without purge by default', async () => {
-      const userId = newUserId();
-      const biz = sim.createBusiness();
-      const { accountId } = await givenAccount(t, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { userId, account } = await givenTenant(t, sim);
+      const { accountId } = account;
       const before = events.length;
       await t.http().delete(`/accounts/${accountId}`).set(t.bearer(userId)).expect(200);
       expect(events.slice(before)).toEqual([

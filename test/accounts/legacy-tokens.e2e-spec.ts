@@ -6,7 +6,7 @@ import { AccountsService } from '../../src/accounts/accounts.service';
 import { TokenCipher } from '../../src/accounts/token-cipher';
 import { TokenBindingMigration } from '../../src/accounts/token-binding.migration';
 import { createTestApp, newUserId, TestApp } from '../support/e2e';
-import { givenAccount, storedAccount } from '../support/factories';
+import { givenAccount, givenTenant, storedAccount } from '../support/factories';
 import { Types } from 'mongoose';
 
 const vectors = loadFernetVectors();
@@ -182,18 +182,8 @@ describe('accounts written by the Python service', () => {
     expect((await accountDoc(accountId))!.access_token).not.toMatch(/^IGAA/);
   });
   it('should refuse an access token copied from another account, and call Meta with neither', async () => {
-    const victim = sim.createBusiness();
-    const attacker = sim.createBusiness();
-    const a = await givenAccount(t, {
-      userId: newUserId(),
-      igId: victim.igId,
-      accessToken: victim.accessToken,
-    });
-    const b = await givenAccount(t, {
-      userId: newUserId(),
-      igId: attacker.igId,
-      accessToken: attacker.accessToken,
-    });
+    const { biz: victim, account: a } = await givenTenant(t, sim);
+    const { account: b } = await givenTenant(t, sim);
     // Someone with write access to the database moves the victim's ciphertext to their account.
     const stolen = (await accountDoc(a.accountId))!.access_token as string;
     expect(stolen).toMatch(/^v2:/);

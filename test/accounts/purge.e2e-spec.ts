@@ -6,7 +6,7 @@ import { AccountPurgeListener } from '../../src/dms/account-purge.listener';
 import { givenConversation, givenDm, SseClient } from '../dms/dms-helpers';
 import { eventually } from '../support/wait';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
-import { countForAccount, givenAccount, storedAccount } from '../support/factories';
+import { countForAccount, givenTenant, storedAccount } from '../support/factories';
 
 /** DELETE /accounts/:id?purge=true and the dms module's account.deleted listener. */
 describe('account purge', () => {
@@ -43,12 +43,7 @@ describe('account purge', () => {
    * and a comment.
    */
   async function givenAccountWithDms(userId: string) {
-    const biz = sim.createBusiness();
-    const { accountId } = await givenAccount(t, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { accountId } = (await givenTenant(t, sim, { userId })).account;
     const customer = `9${Date.now()}${Math.floor(Math.random() * 1e4)}`;
     const dms = [
       await givenDm(t, { platform_account_id: accountId, customer_id: customer }),

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Types } from 'mongoose';
 import { startMetaSimulator, type Customer, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, givenTenant } from '../support/factories';
 import { givenConversation } from './dms-helpers';
 import { deliveriesSettled, eventually } from '../support/wait';
 
@@ -37,13 +37,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
 
   /** A business connected in igdm, and a customer who wrote to it through the webhook. */
   async function givenThread() {
-    const userId = newUserId();
-    const biz = meta.createBusiness();
-    const account = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { biz, userId, account } = await givenTenant(app, meta);
     const customer: Customer = meta.customer(biz);
     const { mid } = await customer.sends('Hi, is this in stock?');
     const conversationId = `${account.accountId}:${customer.igsid}`;
@@ -256,14 +250,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
       }).expect(404);
       expect(res.body.error.code).toBe('ACCOUNT_NOT_FOUND');
       // A disabled account ingests nothing: its thread is written directly.
-      const userId = newUserId();
-      const biz = meta.createBusiness();
-      const acct = await givenAccount(app, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-        enabled: false,
-      });
+      const { userId, account: acct } = await givenTenant(app, meta, { enabled: false });
       await givenConversation(app, acct.accountId, t.customer.igsid, {
         last_inbound_at: new Date(),
       });
@@ -350,13 +337,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     });
 
     it('should send to a customer whose recent message only the old service stored', async () => {
-      const userId = newUserId();
-      const biz = meta.createBusiness();
-      const account = await givenAccount(app, {
-        userId,
-        igId: biz.igId,
-        accessToken: biz.accessToken,
-      });
+      const { biz, userId, account } = await givenTenant(app, meta);
       const customer = meta.customer(biz);
       // The customer wrote while the Python service was running: igdm never got that webhook.
       const drop = meta.dropDeliveries({ count: 1 });
@@ -715,13 +696,7 @@ describe('sending: POST /instagram-dms/send, reactions, typing, read, comments',
     it('should call Meta once for two concurrent replies and keep the reply recorded', async () => {
       const results: string[] = [];
       for (let round = 0; round < 15; round++) {
-        const userId = newUserId();
-        const biz = meta.createBusiness();
-        const account = await givenAccount(app, {
-          userId,
-          igId: biz.igId,
-          accessToken: biz.accessToken,
-        });
+        const { biz, userId, account } = await givenTenant(app, meta);
         const customer: Customer = meta.customer(biz);
         const { commentId } = await customer.comments(undefined, 'Price?');
         await eventually(() => commentsCollection().findOne({ _id: commentId as never }));

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { DMS_STREAM_OPTIONS, type DmsStreamOptions } from '../../src/dms/dms-stream.service';
 import { createTestApp, newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, givenTenant } from '../support/factories';
 import { givenDm, SseClient, type SseEvent } from './dms-helpers';
 import { eventually } from '../support/wait';
 
@@ -63,14 +63,8 @@ describe('GET /instagram-dms/stream limits (e2e)', () => {
   });
 
   async function tenant() {
-    const userId = newUserId();
-    const biz = sim.createBusiness();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
-    return { userId, accountId };
+    const { userId, account } = await givenTenant(app, sim);
+    return { userId, accountId: account.accountId };
   }
 
   /** A stream, once the user has a place for it (a stream just closed frees its place a bit later). */

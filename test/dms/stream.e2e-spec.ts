@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
-import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { createTestApp, TEST_APP_SECRET, type TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
 import { givenDm, SseClient, type SseEvent } from './dms-helpers';
 import { eventually } from '../support/wait';
 
@@ -31,14 +31,8 @@ describe('GET /instagram-dms/stream', () => {
   });
 
   async function tenant() {
-    const userId = newUserId();
-    const biz = meta.createBusiness();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
-    return { userId, accountId, customer: meta.customer(biz) };
+    const { biz, userId, account } = await givenTenant(app, meta);
+    return { userId, accountId: account.accountId, customer: meta.customer(biz) };
   }
 
   async function open(userId: string, headers: Record<string, string> = {}, query = '') {

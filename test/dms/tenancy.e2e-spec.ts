@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
 import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenTenant } from '../support/factories';
 import { givenConversation, givenDm, snapshot } from './dms-helpers';
 
 /** User B's token against every route with user A's ids: 404 (or 403), nothing changes, nothing sent. */
@@ -26,14 +26,8 @@ describe('route × tenant matrix', () => {
       INSTAGRAM_GRAPH_URL: meta.graphUrl,
       INSTAGRAM_CLIENT_SECRET: TEST_APP_SECRET,
     });
-    const bizA = meta.createBusiness();
-    const bizB = meta.createBusiness();
-    a.accountId = (
-      await givenAccount(app, { userId: a.userId, igId: bizA.igId, accessToken: bizA.accessToken })
-    ).accountId;
-    b.accountId = (
-      await givenAccount(app, { userId: b.userId, igId: bizB.igId, accessToken: bizB.accessToken })
-    ).accountId;
+    a.accountId = (await givenTenant(app, meta, { userId: a.userId })).account.accountId;
+    b.accountId = (await givenTenant(app, meta, { userId: b.userId })).account.accountId;
     a.dmId = String(
       (
         await givenDm(app, {

@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
+import type { Business, MetaSimulator } from '../../meta-simulator';
 import { TokenCipher } from '../../src/accounts/token-cipher';
-import type { TestApp } from './e2e';
+import { newUserId, type TestApp } from './e2e';
 
 export interface GivenAccountOptions {
   userId: string;
@@ -89,6 +90,45 @@ export async function givenAccount(
     );
   }
   return { accountId: _id.toHexString(), userId, igId };
+}
+
+export interface GivenTenantOptions {
+  /** The igdm user it is connected under; default a new one. */
+  userId?: string;
+  /** The user_settings config's is_active; default true. */
+  enabled?: boolean;
+  status?: GivenAccountOptions['status'];
+  /** Options of the simulator's business (e.g. its username). */
+  business?: Parameters<MetaSimulator['createBusiness']>[0];
+}
+
+export interface GivenTenant {
+  biz: Business;
+  account: GivenAccount;
+  userId: string;
+}
+
+/**
+ * A tenant: a business of the Meta simulator, connected in igdm (without the OAuth flow) under
+ * `userId` with the business's igId, token, username and name.
+ */
+export async function givenTenant(
+  app: TestApp,
+  meta: MetaSimulator,
+  options: GivenTenantOptions = {},
+): Promise<GivenTenant> {
+  const userId = options.userId ?? newUserId();
+  const biz = meta.createBusiness(options.business);
+  const account = await givenAccount(app, {
+    userId,
+    igId: biz.igId,
+    accessToken: biz.accessToken,
+    username: biz.username,
+    name: biz.name,
+    enabled: options.enabled,
+    status: options.status,
+  });
+  return { biz, account, userId };
 }
 
 /** The `accounts` document as stored (raw, straight from the database). */

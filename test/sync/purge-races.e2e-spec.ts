@@ -1,8 +1,8 @@
 import type { MetaSimulator } from '../../meta-simulator';
 import { HistoryImportService } from '../../src/sync/history-import.service';
 import { ReconcileService } from '../../src/sync/reconcile.service';
-import { newUserId, type TestApp } from '../support/e2e';
-import { countForAccount, givenAccount, storedAccount } from '../support/factories';
+import type { TestApp } from '../support/e2e';
+import { countForAccount, givenTenant, storedAccount } from '../support/factories';
 import { eventually } from '../webhook/webhook-helpers';
 import { startSyncApp } from './sync-helpers';
 
@@ -29,13 +29,8 @@ describe('Imports, reconciliation and sends in flight vs account purge (e2e)', (
   const accountDoc = (id: string) => storedAccount(app, id);
 
   async function accountWithThread() {
-    const biz = meta.createBusiness();
-    const userId = newUserId();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { biz, userId, account } = await givenTenant(app, meta);
+    const { accountId } = account;
     const customer = meta.customer(biz);
     await customer.sends('my address is 1 Main St');
     await customer.sends('and my phone is 555');

@@ -1,8 +1,8 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { MetaSimulator } from '../../meta-simulator';
 import { RECONCILE_JOB } from '../../src/sync/reconcile.service';
-import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import type { TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
 import { eventually } from '../webhook/webhook-helpers';
 import { startSyncApp } from './sync-helpers';
 
@@ -25,13 +25,8 @@ describe('Scheduled reconciliation (e2e)', () => {
 
   it('should backfill a missed delivery by itself at the configured interval, leaving delivered ones to the webhook', async () => {
     expect(app.app.get(SchedulerRegistry).getInterval(RECONCILE_JOB)).toBeDefined();
-    const biz = meta.createBusiness();
-    const userId = newUserId();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { biz, userId, account } = await givenTenant(app, meta);
+    const { accountId } = account;
     const customer = meta.customer(biz);
     const { mid: delivered } = await customer.sends('this one arrives');
     meta.dropDeliveries({ count: 1 });

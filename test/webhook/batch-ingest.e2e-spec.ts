@@ -1,13 +1,8 @@
 import type { MetaSimulator } from '../../meta-simulator';
 import { DeliveryWorker } from '../../src/webhook/delivery-worker.service';
-import { newUserId, type TestApp } from '../support/e2e';
-import {
-  givenConnectedBusiness,
-  messagingBody,
-  newMid,
-  postWebhook,
-  startAppWithSimulator,
-} from './webhook-helpers';
+import type { TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
+import { messagingBody, newMid, postWebhook, startAppWithSimulator } from './webhook-helpers';
 
 /**
  * The worker's batch path: many acknowledged deliveries processed as one batch. Each message is
@@ -30,7 +25,7 @@ describe('deliveries processed in one batch (e2e)', () => {
   const db = () => app.connection.db!;
 
   it('should store each message of a batch once, with exact unread counts per thread', async () => {
-    const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const { biz, account } = await givenTenant(app, meta);
     const customers = ['71001', '71002', '71003', '71004'].map((c) => `${c}${Date.now() % 1e6}`);
     const t = Date.now();
     const bodies: string[] = [];
@@ -92,7 +87,7 @@ describe('deliveries processed in one batch (e2e)', () => {
     ).toBe(bodies.length);
   });
   it('should count a message once when two batches store the same mid at the same moment', async () => {
-    const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const { biz, account } = await givenTenant(app, meta);
     const worker = app.app.get(DeliveryWorker);
     const queue = db().collection('webhook_pending');
     // Meta delivering the same message twice, each copy taken by its own batch: one takes the

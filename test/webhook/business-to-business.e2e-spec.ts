@@ -1,14 +1,9 @@
 import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import { LegacyLedgerService } from '../../src/dms/legacy-ledger.service';
-import { newUserId, type TestApp } from '../support/e2e';
-import {
-  eventually,
-  givenConnectedBusiness,
-  newMid,
-  postWebhook,
-  startAppWithSimulator,
-} from './webhook-helpers';
+import type { TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
+import { eventually, newMid, postWebhook, startAppWithSimulator } from './webhook-helpers';
 
 /**
  * Two accounts connected to igdm that talk to each other (an agency's clients, a shop and its
@@ -65,8 +60,8 @@ describe('one mid, two connected accounts (e2e)', () => {
   }
 
   async function twoShops() {
-    const shop = await givenConnectedBusiness(app, meta, { userId: newUserId() });
-    const supplier = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const shop = await givenTenant(app, meta);
+    const supplier = await givenTenant(app, meta);
     const link = meta.connectBusinesses(shop.biz, supplier.biz);
     return { shop, supplier, ...link };
   }
@@ -219,7 +214,7 @@ describe('one mid, two connected accounts (e2e)', () => {
   });
 
   it('should move a ledger written before keys were per account, once, and keep counting right', async () => {
-    const shop = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const shop = await givenTenant(app, meta);
     const customer = meta.customer(shop.biz);
     const delivered = await customer.sends('written before the upgrade');
     const mid = delivered.mid!;

@@ -4,8 +4,9 @@ import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import { ACCOUNT_CONNECTED, type AccountConnectedEvent } from '../../src/accounts/accounts.types';
 import { PROFILE_PARKED } from '../../src/dms/conversations.service';
-import { newUserId, type TestApp } from '../support/e2e';
-import { eventually, givenConnectedBusiness, startAppWithSimulator } from './webhook-helpers';
+import type { TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
+import { eventually, startAppWithSimulator } from './webhook-helpers';
 
 /**
  * Profile reads of an account that cannot make them (it needs re-authorisation, or its owner
@@ -36,7 +37,7 @@ describe('enrichment follows the account state (e2e)', () => {
   const pendingDeliveries = () => db().collection('webhook_pending').countDocuments({});
 
   it('should not read profiles for an account that needs re-authorisation, then read them after a reconnect', async () => {
-    const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const { biz, account } = await givenTenant(app, meta);
     await setStatus(account.accountId, 'needs_reauth');
     const customer = meta.customer(biz, { name: 'Parked Customer' });
     const profileReads = () =>
@@ -82,7 +83,7 @@ describe('enrichment follows the account state (e2e)', () => {
   });
 
   it('should park profile reads of a disabled account and resume them when it is turned on', async () => {
-    const { biz, account } = await givenConnectedBusiness(app, meta, { userId: newUserId() });
+    const { biz, account } = await givenTenant(app, meta);
     const customer = meta.customer(biz, { name: 'Later Customer' });
     // Stored while the profile could not be read (the account needed re-authorisation then)…
     await setStatus(account.accountId, 'needs_reauth');

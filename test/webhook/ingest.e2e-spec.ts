@@ -9,10 +9,9 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DmsIngestService } from '../../src/dms/ingest/ingest.service';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, givenTenant } from '../support/factories';
 import {
   eventually,
-  givenConnectedBusiness,
   messagingBody,
   newMid,
   postWebhook,
@@ -56,7 +55,7 @@ describe('Webhook ingest (e2e)', () => {
     await meta?.close();
   });
 
-  const connected = (opts: { enabled?: boolean } = {}) => givenConnectedBusiness(app, meta, opts);
+  const connected = (opts: { enabled?: boolean } = {}) => givenTenant(app, meta, opts);
   const dmOf = (mid: string) => eventually(() => dms.findOne({ message_id: mid }));
   const post = (body: string, signature: string | null = sign(body)) =>
     postWebhook(app, body, signature);

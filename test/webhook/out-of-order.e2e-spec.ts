@@ -1,9 +1,9 @@
 import type { mongo } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
 import type { TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
 import {
   eventually,
-  givenConnectedBusiness,
   messagingBody,
   newMid,
   postWebhook,
@@ -31,7 +31,7 @@ describe('Out-of-order and repeated message events (e2e)', () => {
 
   const post = (body: string) => postWebhook(app, body).expect(200);
 
-  const connectedBusiness = () => givenConnectedBusiness(app, meta);
+  const connectedBusiness = () => givenTenant(app, meta);
 
   /** A text-less message_edit (num_edit > 0) makes igdm read the new text from Graph: also when the edit came before its message, when the first read fails, and the thread preview follows. */
   describe('Text-less edits', () => {

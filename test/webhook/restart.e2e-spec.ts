@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { Types } from 'mongoose';
 import type { MetaSimulator } from '../../meta-simulator';
-import { createTestApp, newUserId, TEST_APP_SECRET, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { createTestApp, TEST_APP_SECRET, type TestApp } from '../support/e2e';
+import { givenTenant } from '../support/factories';
 import {
   deliveriesSettled,
   eventually,
@@ -26,12 +26,7 @@ describe('Webhook deliveries across a restart (e2e)', () => {
   });
 
   it('should process acknowledged deliveries left pending by a killed process exactly once', async () => {
-    const biz = meta.createBusiness();
-    await givenAccount(first, {
-      userId: newUserId(),
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { biz } = await givenTenant(first, meta);
     const customer = meta.customer(biz);
     const { mid: processedMid, delivery } = await customer.sends('stored before the crash');
     const db = first.connection.db!;

@@ -1,10 +1,9 @@
 import type { MetaSimulator } from '../../meta-simulator';
 import { VERIFY_HANDSHAKE_LIMIT } from '../../src/webhook/webhook.controller';
 import { newUserId, type TestApp } from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { givenAccount, givenTenant } from '../support/factories';
 import {
   eventually,
-  givenConnectedBusiness,
   messagingBody,
   newMid,
   postWebhook,
@@ -68,7 +67,7 @@ describe('Webhook handshake limit and delivery diagnostics across owners (e2e)',
     const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((d) => d.id);
 
     it("should not show a new owner of an Instagram account the previous owner's deliveries", async () => {
-      const { biz, account: first } = await givenConnectedBusiness(app, meta);
+      const { biz, account: first } = await givenTenant(app, meta);
       for (let i = 0; i < 2; i += 1)
         await postWebhook(app, textFrom(biz.igId)).expect(200, { success: true });
       const theirs = await eventually(async () => {

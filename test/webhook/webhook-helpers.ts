@@ -1,14 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startMetaSimulator, type MetaSimulator } from '../../meta-simulator';
-import {
-  createTestApp,
-  newUserId,
-  TEST_APP_SECRET,
-  TEST_VERIFY_TOKEN,
-  type TestApp,
-} from '../support/e2e';
-import { givenAccount } from '../support/factories';
+import { createTestApp, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestApp } from '../support/e2e';
 
 export { deliveriesSettled, eventually } from '../support/wait';
 
@@ -69,22 +62,4 @@ export function postWebhook(app: TestApp, body: string, signature: string | null
   const req = app.http().post('/webhook/instagram').set('Content-Type', 'application/json');
   if (signature !== null) req.set('X-Hub-Signature-256', signature);
   return req.send(body);
-}
-
-/** A business of the simulator, connected in igdm under `userId` (a new user by default). */
-export async function givenConnectedBusiness(
-  app: TestApp,
-  meta: MetaSimulator,
-  options: { userId?: string; enabled?: boolean } = {},
-) {
-  const biz = meta.createBusiness();
-  const account = await givenAccount(app, {
-    userId: options.userId ?? newUserId(),
-    igId: biz.igId,
-    accessToken: biz.accessToken,
-    username: biz.username,
-    name: biz.name,
-    enabled: options.enabled,
-  });
-  return { biz, account };
 }

@@ -1,6 +1,6 @@
 import type { MetaSimulator } from '../../meta-simulator';
-import { newUserId, type TestApp } from '../support/e2e';
-import { countForAccount, givenAccount, storedAccount } from '../support/factories';
+import type { TestApp } from '../support/e2e';
+import { countForAccount, givenTenant, storedAccount } from '../support/factories';
 import { deliveriesSettled } from '../support/wait';
 import {
   eventually,
@@ -43,13 +43,8 @@ describe('Webhook delivery vs account purge (e2e)', () => {
     ]);
 
   it('should not store a DM for an account whose purge just finished', async () => {
-    const biz = meta.createBusiness();
-    const userId = newUserId();
-    const { accountId } = await givenAccount(app, {
-      userId,
-      igId: biz.igId,
-      accessToken: biz.accessToken,
-    });
+    const { biz, userId, account } = await givenTenant(app, meta);
+    const { accountId } = account;
     const customer = `9${Date.now()}`;
     const mid = newMid();
     const first = inbound(biz.igId, customer, mid, 'private stuff');

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { mongo } from 'mongoose';
 import type { MetaSimulator } from '../../../meta-simulator';
 import { newUserId, type TestApp } from '../../support/e2e';
-import { givenAccount } from '../../support/factories';
+import { givenTenant } from '../../support/factories';
 import { eventually, newMid, sign, startAppWithSimulator } from '../../webhook/webhook-helpers';
 
 export interface HostileOptions {
@@ -441,14 +441,9 @@ export function defineHostileInputSuite(label: string, opts: HostileOptions): vo
       db = app.connection.db!;
       userId = newUserId();
       for (let i = 0; i < 2; i++) {
-        const biz = meta.createBusiness();
-        const { accountId } = await givenAccount(app, {
-          userId,
-          igId: biz.igId,
-          accessToken: biz.accessToken,
-        });
+        const { biz, account } = await givenTenant(app, meta, { userId });
         igIds.push(biz.igId);
-        accountIds.push(accountId);
+        accountIds.push(account.accountId);
       }
     });
     afterAll(async () => {
