@@ -111,7 +111,26 @@ export class DeliveryProcessor {
       else others.push(delivery);
     }
     if (messages.length > 0) await this.processMessages(messages);
-    for (const delivery of others) await this.processClaimed(delivery);
+    // The others one by one, in order; finished together (two bulk writes, not two each).
+    const done: { claimed: Claimed; outcome: DeliveryOutcome }[] = [];
+    for (const delivery of others) {
+      const outcome = await this.applyDelivery(delivery);
+      if (outcome) done.push({ claimed: delivery, outcome });
+    }
+    await this.finishAll(done);
+  }
+
+  /** Finishes processed deliveries together, then follows each up; a failed write retries them. */
+  private async finishAll(done: { claimed: Claimed; outcome: DeliveryOutcome }[]): Promise<void> {
+    if (done.length === 0) return;
+    try {
+      await this.finish(done.map(({ claimed, outcome }) => ({ ...claimed, outcome })));
+    } catch (error) {
+      // Applied already: the retry finds everything there and only finishes the deliveries.
+      await Promise.all(done.map(({ claimed }) => this.failed(claimed, error)));
+      return;
+    }
+    for (const { claimed, outcome } of done) this.hooks.followUp(claimed.at, outcome);
   }
 
   /**
@@ -150,11 +169,17 @@ export class DeliveryProcessor {
     return claimed ? { doc: claimed, attempts: claimed.attempts, at: now } : null;
   }
 
-  private async processClaimed({ doc: claimed, attempts, at: now }: Claimed): Promise<void> {
-    const id = String(claimed._id);
+  private async processClaimed(claimed: Claimed): Promise<void> {
+    const outcome = await this.applyDelivery(claimed);
+    if (outcome) await this.finishAll([{ claimed, outcome }]);
+  }
+
+  /** Applies the events of one delivery in order; undefined when it failed (retry recorded). */
+  private async applyDelivery(claimed: Claimed): Promise<DeliveryOutcome | undefined> {
+    const id = String(claimed.doc._id);
     const outcome = new DeliveryOutcome();
     try {
-      const events = parseDelivery(JSON.parse(claimed.raw_body));
+      const events = parseDelivery(JSON.parse(claimed.doc.raw_body));
       const cache = new Map<string, RoutedAccount | null>();
       for (const event of events) {
         outcome.bump(`kind:${event.kind}`);
@@ -185,12 +210,11 @@ export class DeliveryProcessor {
         }
         this.applied(id, outcome, event, account, result);
       }
-      await this.finish([{ doc: claimed, attempts, outcome }]);
+      return outcome;
     } catch (error) {
-      await this.failed({ doc: claimed, attempts, at: now }, error);
-      return;
+      await this.failed(claimed, error);
+      return undefined;
     }
-    this.hooks.followUp(now, outcome);
   }
 
   /** The message-only deliveries of a batch: routed, stored together, completed each. */
@@ -222,16 +246,9 @@ export class DeliveryProcessor {
         outcomes[delivery].unroutable(event.entryId);
       } else this.applied(id, outcomes[delivery], event, account, results[k]);
     });
-    try {
-      await this.finish(
-        deliveries.map(({ claimed }, index) => ({ ...claimed, outcome: outcomes[index] })),
-      );
-    } catch (error) {
-      // Stored already: the retry finds every message there and only finishes the deliveries.
-      await Promise.all(deliveries.map(({ claimed }) => this.failed(claimed, error)));
-      return;
-    }
-    deliveries.forEach(({ claimed }, index) => this.hooks.followUp(claimed.at, outcomes[index]));
+    await this.finishAll(
+      deliveries.map(({ claimed }, index) => ({ claimed, outcome: outcomes[index] })),
+    );
   }
 
   private applied(
