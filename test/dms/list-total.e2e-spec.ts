@@ -315,7 +315,7 @@ describe('total and with_total of GET /instagram-dms/list and /conversations (e2
       expect(param).toMatchObject({
         in: 'query',
         required: false,
-        schema: { type: 'string', enum: ['true', 'false', '1', '0'], example: 'false' },
+        schema: { type: 'string', enum: ['true', 'false', '1', '0'], example: 'true' },
       });
       // Its default depends on cursor, so the schema declares none; the description says it.
       expect(param!.schema).not.toHaveProperty('default');

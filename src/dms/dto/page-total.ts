@@ -19,7 +19,8 @@ export const WithTotalProperty = () =>
         'so clients paging with `skip` keep their total; `false` answers `total: null` without ' +
         'counting. With a `cursor` only `false` is accepted: keyset pages carry no total (400 ' +
         'VALIDATION_FAILED for `true`)',
-      example: 'false',
+      // What Swagger UI's "Try it out" sends: a newcomer's first page shows its total.
+      example: 'true',
     }),
     ValidateBy({
       name: 'noTotalOnKeysetPage',
