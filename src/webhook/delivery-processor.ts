@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Model, Types } from 'mongoose';
-import { duplicateKeyIndexes } from '../common/database/duplicate-key';
+import { insertEachInChunks } from '../common/database/duplicate-key';
 import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { DmsIngestService } from '../dms/ingest/ingest.service';
@@ -304,14 +304,12 @@ export class DeliveryProcessor {
 
   /** Writes history records; one that is there already (a crash, a replay) is replaced. */
   private async record(records: Delivery[]): Promise<void> {
-    try {
-      await this.deliveries.collection.insertMany(records, { ordered: false });
-    } catch (error) {
-      const failed = duplicateKeyIndexes(error, records.length);
-      if (!failed) throw error;
-      for (const i of failed)
-        await this.deliveries.collection.replaceOne({ _id: records[i]._id }, records[i]);
-    }
+    const inserted = await insertEachInChunks(
+      (chunk) => this.deliveries.collection.insertMany(chunk, { ordered: false }),
+      records,
+    );
+    for (const [i, done] of inserted.entries())
+      if (!done) await this.deliveries.collection.replaceOne({ _id: records[i]._id }, records[i]);
   }
 
   private async dequeue(ids: Types.ObjectId[]): Promise<void> {

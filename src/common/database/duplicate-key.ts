@@ -34,3 +34,32 @@ export function duplicateKeyIndexes(error: unknown, count: number): number[] | u
     .map((e) => e.index ?? e.err?.index)
     .filter((i): i is number => typeof i === 'number' && i >= 0 && i < count);
 }
+
+/**
+ * Most documents one bulk write carries. SQLite has one writer and FerretDB writes a bulk insert
+ * in one transaction: a batch's inserts cut into pieces this size let the acknowledgements'
+ * inserts in between instead of waiting for the whole batch (measured: ack p99 at c200).
+ */
+export const BULK_CHUNK = 100;
+
+/**
+ * An unordered insert of `docs` in pieces of BULK_CHUNK; true where the document was inserted,
+ * false where its `_id` existed. Any other failure is thrown.
+ */
+export async function insertEachInChunks<T>(
+  insert: (chunk: T[]) => Promise<unknown>,
+  docs: T[],
+): Promise<boolean[]> {
+  const inserted = docs.map(() => true);
+  for (let from = 0; from < docs.length; from += BULK_CHUNK) {
+    const chunk = docs.slice(from, from + BULK_CHUNK);
+    try {
+      await insert(chunk);
+    } catch (error) {
+      const existed = duplicateKeyIndexes(error, chunk.length);
+      if (!existed) throw error;
+      for (const i of existed) inserted[from + i] = false;
+    }
+  }
+  return inserted;
+}

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { AccountsService } from '../../accounts/accounts.service';
+import { BULK_CHUNK } from '../../common/database/duplicate-key';
 import { ConversationsService } from '../conversations.service';
 import { DmWriteLock } from '../dm-write-lock';
 import { ledgerKey, markerKey } from '../ledger-keys';
@@ -88,9 +89,17 @@ export class BatchStore {
     // 4. The documents, in one insert. If it fails the deliveries are retried: their entries name
     // a dm_id with no document, which storeMessage then inserts.
     // Through the model, as `save` does: the same casting and defaults as one-by-one.
-    try {
-      await this.dms.insertMany(docs, { ordered: false, throwOnValidationError: true });
-    } catch (error) {
+    // In pieces (BULK_CHUNK), each unordered: a piece that fails does not stop the others.
+    let failure: Error | undefined;
+    for (let from = 0; from < docs.length; from += BULK_CHUNK)
+      await this.dms
+        .insertMany(docs.slice(from, from + BULK_CHUNK), {
+          ordered: false,
+          throwOnValidationError: true,
+        })
+        .catch((error: Error) => (failure ??= error));
+    if (failure) {
+      const error = failure;
       // Another writer may have stored some of them first: storeMessage, handling a second
       // delivery of the same mid, found the entry claimed here and wrote the document with the
       // same _id. If every document is there now, they are the messages (the unread +1 claimed

@@ -7,8 +7,8 @@ import { ledgerKey, markerKey, midOfKey } from '../ledger-keys';
 import { InstagramDmId } from '../schemas/instagram-dm-id.schema';
 import { InstagramDm } from '../schemas/instagram-dm.schema';
 import {
-  duplicateKeyIndexes,
   duplicateKeyWriteErrors,
+  insertEachInChunks,
   isDuplicateKey,
 } from '../../common/database/duplicate-key';
 import type { PendingEntry, StoredDm } from './ingest.types';
@@ -61,17 +61,11 @@ export class DmLedger {
   }
 
   /** Inserts ledger documents unordered; true where the insert won (false: the `_id` exists). */
-  async insertEach(docs: LedgerDoc[]): Promise<boolean[]> {
-    if (docs.length === 0) return [];
-    try {
-      await this.ledger.collection.insertMany(docs as never[], { ordered: false });
-      return docs.map(() => true);
-    } catch (error) {
-      const existed = duplicateKeyIndexes(error, docs.length);
-      if (!existed) throw error;
-      const lost = new Set(existed);
-      return docs.map((_, k) => !lost.has(k));
-    }
+  insertEach(docs: LedgerDoc[]): Promise<boolean[]> {
+    return insertEachInChunks(
+      (chunk) => this.ledger.collection.insertMany(chunk as never[], { ordered: false }),
+      docs,
+    );
   }
 
   /** A one-time claim (a ledger marker), atomic on every MongoDB-wire server. */
