@@ -134,10 +134,19 @@ export class ConversationsService {
     return res.deletedCount;
   }
 
-  /** The customer's name as the thread knows it (recently written threads are not read again). */
-  async customerName(accountId: string, customerId: string): Promise<string | undefined> {
+  /**
+   * The customer's name as the thread knows it (recently written threads are not read again), and
+   * whether its profile was never asked for: a new thread, or one whose first read is still due.
+   */
+  async customerOf(
+    accountId: string,
+    customerId: string,
+  ): Promise<{ name?: string; neverRead: boolean }> {
     const conv = await this.current(this.conversationId(accountId, customerId));
-    return conv?.customer?.name ?? conv?.customer?.username;
+    const name = conv?.customer?.name ?? conv?.customer?.username;
+    const parked = conv?.profile_retry_at?.getTime() === PROFILE_PARKED.getTime();
+    const neverRead = !conv || (!conv.customer && !conv.profile_attempts && !parked);
+    return { ...(name ? { name } : {}), neverRead };
   }
 
   conversationId(accountId: string, customerId: string): string {
@@ -257,18 +266,33 @@ export class ConversationsService {
   async setProfile(accountId: string, customerId: string, profile: CustomerProfile): Promise<void> {
     return this.serialized(this.conversationId(accountId, customerId), async () => {
       const _id = this.conversationId(accountId, customerId);
-      await this.conversations
-        .updateOne(
-          { _id },
-          {
-            $set: { customer: profile, profile_pending: false, profile_attempts: 0 },
-            $unset: { profile_retry_at: '' },
-          },
-        )
-        .exec();
+      const update: UpdateQuery<InstagramConversation> = {};
+      this.setProfileIn(update, profile);
+      await this.conversations.updateOne({ _id }, update).exec();
       const res = await this.conversations.findById(_id, { user_id: 1 }).lean().exec();
       if (res) this.emitChanged(res.user_id, accountId, _id);
     });
+  }
+
+  /** Adds "the profile is known" to a thread's update (taking the place of its insert defaults). */
+  private setProfileIn(update: UpdateQuery<InstagramConversation>, profile: CustomerProfile): void {
+    update.$set = {
+      ...update.$set,
+      customer: profile,
+      profile_pending: false,
+      profile_attempts: 0,
+    };
+    update.$unset = { ...update.$unset, profile_retry_at: '' };
+    // One path may appear in one operator only (MongoDB refuses the update otherwise).
+    if (update.$setOnInsert) {
+      const {
+        profile_pending: _p,
+        profile_attempts: _a,
+        profile_retry_at: _r,
+        ...rest
+      } = update.$setOnInsert as Record<string, unknown>;
+      update.$setOnInsert = rest;
+    }
   }
 
   /** A profile fetch failed: try again after `retryAt`. */
@@ -312,7 +336,13 @@ export class ConversationsService {
    */
   async recordInbound(
     dms: ConversationDm[],
-    opts: { newUnread: number; unnamedDmIds: Types.ObjectId[]; referral?: Record<string, unknown> },
+    opts: {
+      newUnread: number;
+      unnamedDmIds: Types.ObjectId[];
+      referral?: Record<string, unknown>;
+      /** The customer's profile, read while the messages were stored. */
+      profile?: CustomerProfile;
+    },
   ): Promise<RecordedThread> {
     return this.record(dms, opts);
   }
@@ -326,6 +356,7 @@ export class ConversationsService {
       preview?: boolean;
       referral?: Record<string, unknown>;
       unseenOutboundDm?: { id: Types.ObjectId; timestamp: number };
+      profile?: CustomerProfile;
     },
   ): Promise<RecordedThread> {
     const newest = dms.reduce((a, b) => ((b.timestamp ?? 0) >= (a.timestamp ?? 0) ? b : a));
@@ -353,11 +384,13 @@ export class ConversationsService {
         };
         if (opts.newUnread > 0) update.$inc = { unread_count: opts.newUnread };
         if (opts.referral) (update.$set as Record<string, unknown>).last_referral = opts.referral;
+        if (opts.profile) this.setProfileIn(update, opts.profile);
         if (Object.keys(update.$max as object).length === 0) delete update.$max;
         // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
         // a bare `{_id}` filter from an index, anything more scans the collection.
         const current = await this.current(_id);
-        const customerName = current?.customer?.name ?? current?.customer?.username;
+        const known = opts.profile ?? current?.customer;
+        const customerName = known?.name ?? known?.username;
         if (opts.unnamedDmIds.length > 0 && !customerName) {
           const room = MAX_UNNAMED - (current?.unnamed_dm_ids?.length ?? 0);
           if (room > 0)
@@ -387,7 +420,7 @@ export class ConversationsService {
           .exec();
         this.remember(_id, after);
         this.emitChanged(newest.user_id ?? '', accountId, _id, after ?? undefined);
-        const profileFetchedAt = current?.customer?.fetched_at;
+        const profileFetchedAt = known?.fetched_at;
         return {
           id: _id,
           ...(customerName ? { customerName } : {}),

@@ -18,6 +18,7 @@ import { CommentIngest } from './ingest/comment-ingest';
 import { DmChangeEmitter } from './ingest/dm-change-emitter';
 import { StorePressure } from './ingest/store-pressure';
 import { ProfileEnrichment } from './ingest/enrichment';
+import { ProfileReads } from './ingest/profile-reads';
 import { DmLedger } from './ingest/ledger';
 import { MessageStore } from './ingest/message-store';
 import { TargetEventApplier } from './ingest/target-events';
@@ -58,6 +59,7 @@ import { AccountPurgeListener } from './account-purge.listener';
     TargetEventApplier,
     CommentIngest,
     ProfileEnrichment,
+    ProfileReads,
     StorePressure,
     DmChangeEmitter,
     LegacyLedgerService,

@@ -7,7 +7,8 @@
  * | key                                | what it is                                           |
  * |------------------------------------|------------------------------------------------------|
  * | `<account>:<mid>`                  | the entry: the DM's id, or events waiting for it     |
- * | `<account>:<mid>#unread`           | the inbound message's unread +1 was counted          |
+ * | `<account>:<mid>#unread`           | the unread +1 was counted, when the entry's creator  |
+ * |                                    | did not count it (`unread_counted` on the entry)     |
  * | `<account>:<mid>#claim`            | who sets `dm_id` on an entry that events created     |
  * | `<account>:<comment>#private_reply`| the comment's one private reply was claimed          |
  *

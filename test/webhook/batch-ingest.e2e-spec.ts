@@ -119,4 +119,100 @@ describe('deliveries processed in one batch (e2e)', () => {
       expect(await queue.countDocuments({})).toBe(0);
     }
   });
+  it("should store a new thread's first messages named, reading its customer's profile once", async () => {
+    const { biz, account } = await givenTenant(app, meta);
+    const customer = meta.customer(biz, { name: 'Batch Newcomer' });
+    customer.record.consent = true;
+    const profileReads = () =>
+      meta.requests({ endpoint: 'profile' }).filter((r) => r.path.includes(customer.igsid)).length;
+    const mids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const mid = newMid();
+      mids.push(mid);
+      await postWebhook(
+        app,
+        messagingBody(biz.igId, [
+          {
+            sender: { id: customer.igsid },
+            recipient: { id: biz.igId },
+            timestamp: Date.now() + i,
+            message: { mid, text: `hello ${i}` },
+          },
+        ]),
+      ).expect(200);
+    }
+    const ids = (
+      await db()
+        .collection('webhook_pending')
+        .find({}, { projection: { _id: 1 } })
+        .toArray()
+    ).map((d) => String(d._id));
+
+    await app.app.get(DeliveryWorker).processBatch(ids);
+
+    const dms = await db()
+      .collection('instagram_dms')
+      .find({ message_id: { $in: mids } })
+      .toArray();
+    expect(dms.map((d) => d.sender_name)).toEqual(mids.map(() => 'Batch Newcomer'));
+    const conv = await db()
+      .collection('instagram_conversations')
+      .findOne({ _id: `${account.accountId}:${customer.igsid}` as never });
+    expect(conv).toMatchObject({
+      customer: { name: 'Batch Newcomer' },
+      profile_pending: false,
+      unread_count: 5,
+    });
+    expect(conv?.unnamed_dm_ids ?? []).toEqual([]);
+    // The batch recorded the profile fresh, so no enrichment follows: Meta was asked once.
+    expect(profileReads()).toBe(1);
+  });
+
+  it('should store a message in a batch as the same document it is when stored alone', async () => {
+    const { biz } = await givenTenant(app, meta);
+    const worker = app.app.get(DeliveryWorker);
+    const queue = db().collection('webhook_pending');
+    const stored = async (ids: string[]) => {
+      await worker.processBatch(ids);
+      expect(await queue.countDocuments({})).toBe(0);
+    };
+    const message = (customer: string, mid: string) =>
+      messagingBody(biz.igId, [
+        {
+          sender: { id: customer },
+          recipient: { id: biz.igId },
+          timestamp: 1_700_000_000_000,
+          message: {
+            mid,
+            text: 'with a photo',
+            attachments: [{ type: 'image', payload: { url: 'https://cdn.example/p.jpg' } }],
+          },
+        },
+      ]);
+    const ids = async () =>
+      (await queue.find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
+    // processBatch stores new inbound messages the batch way, process() one by one.
+    const [batched, other, alone] = [newMid(), newMid(), newMid()];
+    await postWebhook(app, message('73001', batched)).expect(200);
+    await postWebhook(app, message('73002', other)).expect(200);
+    await stored(await ids());
+    await postWebhook(app, message('73003', alone)).expect(200);
+    await worker.process((await ids())[0]);
+    expect(await queue.countDocuments({})).toBe(0);
+
+    const dms = db().collection('instagram_dms');
+    const shape = (doc: Record<string, unknown> | null) =>
+      Object.fromEntries(
+        Object.entries(doc ?? {})
+          .filter(([k]) => !['_id', 'message_id', 'sender_id', 'customer_id', 'raw'].includes(k))
+          .map(([k, v]) => [k, v instanceof Date ? 'Date' : v === null ? null : typeof v]),
+      );
+    const one = await dms.findOne({ message_id: alone });
+    const bulk = await dms.findOne({ message_id: batched });
+    expect(shape(bulk)).toEqual(shape(one));
+    expect(shape(bulk)).toMatchObject({ created_at: 'Date', read: 'boolean', text: 'string' });
+    const attachments = (doc: typeof one) =>
+      (doc?.attachments as Record<string, unknown>[]).map(shape);
+    expect(attachments(bulk)).toEqual(attachments(one));
+  });
 });

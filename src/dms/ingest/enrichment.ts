@@ -13,6 +13,7 @@ import { InstagramDm } from '../schemas/instagram-dm.schema';
 import { DmChangeEmitter } from './dm-change-emitter';
 import { customerNameField, PROFILE_TTL_MS } from './ingest.types';
 import { DmLedger } from './ledger';
+import { ProfileReads } from './profile-reads';
 import { StorePressure } from './store-pressure';
 
 /**
@@ -30,6 +31,7 @@ export class ProfileEnrichment {
     private readonly conversations: ConversationsService,
     private readonly accounts: AccountsService,
     private readonly graph: InstagramGraphService,
+    private readonly profiles: ProfileReads,
     private readonly writeLock: DmWriteLock,
     private readonly changes: DmChangeEmitter,
     private readonly pressure: StorePressure,
@@ -47,7 +49,7 @@ export class ProfileEnrichment {
     customerId: string,
     force = false,
   ): Promise<void> {
-    if (account.status !== 'active' || !account.ingestEnabled) {
+    if (!ProfileReads.mayRead(account)) {
       // Meta would refuse the token, or the user turned the account off: nothing is tried until
       // it is reconnected or turned on again (resumeProfiles).
       await this.conversations.profileParked(account.accountId, customerId);
@@ -59,20 +61,7 @@ export class ProfileEnrichment {
     let profile = conv.customer;
     try {
       if (force || conv.profile_pending || Date.now() - fetchedAt >= PROFILE_TTL_MS) {
-        const graphAccount = await this.accounts.getGraphAccount(account.accountId);
-        const p = await this.graph.getUserProfile(graphAccount, customerId);
-        profile = {
-          ...(p?.name ? { name: p.name } : {}),
-          ...(p?.username ? { username: p.username } : {}),
-          ...(p?.profile_pic ? { profile_pic: p.profile_pic } : {}),
-          ...(p?.is_verified_user !== null && p?.is_verified_user !== undefined
-            ? { is_verified_user: p.is_verified_user }
-            : {}),
-          ...(p?.follower_count !== null && p?.follower_count !== undefined
-            ? { follower_count: p.follower_count }
-            : {}),
-          fetched_at: new Date(),
-        };
+        profile = await this.profiles.read(account, customerId, { fresh: force });
         await this.conversations.setProfile(account.accountId, customerId, profile);
       }
       await this.fillNames(account, customerId, profile?.name ?? profile?.username);

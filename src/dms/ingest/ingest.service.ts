@@ -140,7 +140,11 @@ export class DmsIngestService {
       )
         bulk.push(i);
     }
-    const stored = await this.batchStore.storeNewInbound(bulk.map((i) => drafts[i]));
+    const accounts = new Map(items.map(({ account }) => [account.accountId, account]));
+    const stored = await this.batchStore.storeNewInbound(
+      bulk.map((i) => drafts[i]),
+      accounts,
+    );
     bulk.forEach((i, j) => {
       const done = stored[j];
       if (done)

@@ -6,11 +6,7 @@ import { LegacyLedgerService } from '../legacy-ledger.service';
 import { ledgerKey, markerKey, midOfKey } from '../ledger-keys';
 import { InstagramDmId } from '../schemas/instagram-dm-id.schema';
 import { InstagramDm } from '../schemas/instagram-dm.schema';
-import {
-  duplicateKeyWriteErrors,
-  insertEachInChunks,
-  isDuplicateKey,
-} from '../../common/database/duplicate-key';
+import { insertEachInChunks, isDuplicateKey } from '../../common/database/duplicate-key';
 import type { PendingEntry, StoredDm } from './ingest.types';
 
 /** A ledger document: an entry (`<account>:<mid>`) or a marker (`…#unread`, `…#claim`, …). */
@@ -43,20 +39,6 @@ export class DmLedger {
     } catch (error) {
       if (isDuplicateKey(error)) return false;
       throw error;
-    }
-  }
-
-  /**
-   * Inserts ledger documents in order, stopping at the first whose `_id` exists; returns how many
-   * were inserted (MongoDB and FerretDB both honour `ordered`).
-   */
-  async insertInOrder(docs: LedgerDoc[]): Promise<number> {
-    try {
-      return (await this.ledger.collection.insertMany(docs as never[], { ordered: true }))
-        .insertedCount;
-    } catch (error) {
-      if (!duplicateKeyWriteErrors(error)) throw error;
-      return (error as { insertedCount?: number }).insertedCount ?? 0;
     }
   }
 

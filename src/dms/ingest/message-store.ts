@@ -76,24 +76,30 @@ export class MessageStore {
     let existing: StoredDm | null = null;
     let dmId: Types.ObjectId | undefined;
     // The common case, a new mid, costs one insert: the ledger entry claims the mid at once, and
-    // for an inbound unread message the same insert claims its unread +1 (`<mid>#unread`).
+    // for an inbound unread message its unread +1 with it (`unread_counted`).
     let newMid = false;
     let unreadClaimed: boolean | undefined;
     if (!this.legacyLedger.mayHaveUnledgeredDms()) {
       const candidate = new Types.ObjectId();
-      const created_at = new Date();
-      const entry = { _id: key, dm_id: candidate, platform_account_id: accountId, created_at };
-      if (draft.direction === 'inbound' && !draft.read) {
-        const unread = { _id: markerKey(accountId, mid, 'unread'), created_at };
-        const inserted = await this.ledger.insertInOrder([entry, unread]);
-        newMid = inserted >= 1;
-        if (newMid) unreadClaimed = inserted === 2;
-      } else {
-        newMid = await this.ledger.insertOnce(entry);
+      const countsUnread = draft.direction === 'inbound' && !draft.read;
+      newMid = await this.ledger.insertOnce({
+        _id: key,
+        dm_id: candidate,
+        platform_account_id: accountId,
+        created_at: new Date(),
+        ...(countsUnread ? { unread_counted: true } : {}),
+      });
+      if (newMid) {
+        dmId = candidate;
+        if (countsUnread) unreadClaimed = true;
       }
-      if (newMid) dmId = candidate;
     }
-    if (!dmId) dmId = (await this.ledger.findEntry(key))?.dm_id;
+    if (!dmId) {
+      const entry = await this.ledger.findEntry(key);
+      dmId = entry?.dm_id;
+      // Counted by whoever created the entry; otherwise the `#unread` marker decides.
+      if (entry?.unread_counted) unreadClaimed = false;
+    }
 
     if (!dmId) {
       // Legacy data (the Python service) has documents but no ledger entries until the

@@ -18,6 +18,12 @@ export class InstagramDmId {
     string,
     unknown
   >[];
+  /**
+   * The inbound message's unread +1 belongs to whoever inserted this entry (set only by that
+   * insert). Entries without it (created by events, or by a read message) leave the +1 to the
+   * `#unread` marker.
+   */
+  @Prop() unread_counted?: boolean;
   @Prop({ default: () => new Date() }) created_at!: Date;
 }
 
