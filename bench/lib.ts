@@ -179,6 +179,14 @@ export async function getJson(
   });
 }
 
+/** The node flags `npm start` gives igdm (package.json: its heap cap), so the bench runs the same. */
+export function startNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return pkg.scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'));
+}
+
 /**
  * igdm from its TypeScript sources in a process of its own (the way `nest start` runs it, minus
  * type checking): its RSS is its own and a SIGKILL is a real crash.
@@ -203,7 +211,7 @@ export async function spawnIgdm(
   const child = spawn(
     process.execPath,
     opts.compiled
-      ? [join(ROOT, 'scripts', 'start.js')]
+      ? [...startNodeFlags(), join(ROOT, 'scripts', 'start.js')]
       : ['-r', 'ts-node/register/transpile-only', opts.entry ?? join(ROOT, 'src', 'main.ts')],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );

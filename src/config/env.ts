@@ -229,8 +229,13 @@ export class Env {
    * rather than one per message (measured: 270 against 159 stored events/s at c50, FerretDB).
    */
   @IsInt() @Min(1) @Max(256) WEBHOOK_WORKER_CONCURRENCY: number = 1;
-  /** Most deliveries one batch takes; a batch's new messages are stored with a few bulk writes. */
-  @IsInt() @Min(1) @Max(5_000) WEBHOOK_WORKER_BATCH: number = 500;
+  /**
+   * Most deliveries one batch takes; a batch's new messages are stored with a few bulk writes.
+   * Each thread costs one conversation write per batch, so larger batches under a backlog cost
+   * less per message (measured, FerretDB, c200: 458 against 322 stored events/s at 500, ack p99
+   * 349 against 1 614 ms); its inserts go in pieces of 100, so acknowledgements do not wait.
+   */
+  @IsInt() @Min(1) @Max(5_000) WEBHOOK_WORKER_BATCH: number = 2_000;
   /** How long a claimed delivery stays with its instance before another may take it. */
   @IsInt() @Min(100) @Max(3_600_000) WEBHOOK_LEASE_MS: number = 60_000;
   /** Attempts before a delivery is marked failed. */
