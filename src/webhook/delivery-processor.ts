@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Model, Types } from 'mongoose';
 import { insertEachInChunks } from '../common/database/duplicate-key';
 import { AccountGoneError, AccountsService } from '../accounts/accounts.service';
+import { WritePriority } from '../database/write-priority';
 import type { RoutedAccount } from '../accounts/accounts.types';
 import { DmsIngestService } from '../dms/ingest/ingest.service';
 import type { ApplyResult, MessageEvent, ParsedEvent } from '../dms/events/ingest-event.types';
@@ -71,6 +72,7 @@ export class DeliveryProcessor {
     private readonly webhooks: WebhookService,
     private readonly tuning: WebhookTuning,
     private readonly hooks: DeliveryHooks,
+    private readonly priority: WritePriority,
   ) {}
 
   private get owner(): string {
@@ -307,12 +309,14 @@ export class DeliveryProcessor {
     const inserted = await insertEachInChunks(
       (chunk) => this.deliveries.collection.insertMany(chunk, { ordered: false }),
       records,
+      () => this.priority.giveWay(),
     );
     for (const [i, done] of inserted.entries())
       if (!done) await this.deliveries.collection.replaceOne({ _id: records[i]._id }, records[i]);
   }
 
   private async dequeue(ids: Types.ObjectId[]): Promise<void> {
+    await this.priority.giveWay();
     if (ids.length === 1) await this.pending.deleteOne({ _id: ids[0] }).exec();
     else await this.pending.deleteMany({ _id: { $in: ids } }).exec();
   }

@@ -19,6 +19,7 @@ import {
   AccountEnabledEvent,
   RoutedAccount,
 } from '../accounts/accounts.types';
+import { WritePriority } from '../database/write-priority';
 import { ConversationsService } from '../dms/conversations.service';
 import { DmsIngestService } from '../dms/ingest/ingest.service';
 import { PENDING_DELIVERY, WebhookDelivery } from './schemas/webhook-delivery.schema';
@@ -82,6 +83,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     private readonly ingest: DmsIngestService,
     private readonly conversations: ConversationsService,
     private readonly webhooks: WebhookService,
+    priority: WritePriority,
     @Inject(ConfigService) config: ConfigService,
   ) {
     this.tuning = webhookTuning(config);
@@ -96,6 +98,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
         retryAt: (id, ms) => this.later(ms, () => this.wake([id])),
         followUp: (now, outcome) => this.followUp(now, outcome),
       },
+      priority,
     );
   }
 

@@ -1,3 +1,4 @@
+import { WritePriority } from '../database/write-priority';
 import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectModel } from '@nestjs/mongoose';
@@ -14,6 +15,8 @@ import { webhookTuning, WebhookTuning } from './webhook-tuning';
 
 interface Waiter {
   doc: WebhookDelivery & { _id: Types.ObjectId };
+  /** Its place in the order of arrival (see written). */
+  seq: number;
   /** Answers the request once: stored, failed, or past its deadline, whichever comes first. */
   settle: (error?: Error) => void;
 }
@@ -63,14 +66,38 @@ export class WebhookService {
   private handOverBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
+  /** Arrivals numbered in order; every one up to `settledSeq` is written or answered. */
+  private lastSeq = 0;
+  private settledSeq = 0;
+  private writtenWaiters: { upTo: number; resolve: () => void }[] = [];
 
   constructor(
     @InjectModel(WebhookDelivery.name) private readonly deliveries: Model<WebhookDelivery>,
     @InjectModel(PENDING_DELIVERY) private readonly pending: Model<WebhookDelivery>,
     private readonly accounts: AccountsService,
     @Inject(ConfigService) config: ConfigService,
+    priority: WritePriority,
   ) {
     this.tuning = webhookTuning(config);
+    priority.registerUrgent(() => this.written());
+  }
+
+  /**
+   * Resolves once every delivery that has arrived so far is written (or answered 503): what a
+   * batch's bulk write waits for before each piece, so acknowledgements go first.
+   */
+  private written(): Promise<void> {
+    const upTo = this.lastSeq;
+    if (this.settledSeq >= upTo) return Promise.resolve();
+    return new Promise((resolve) => this.writtenWaiters.push({ upTo, resolve }));
+  }
+
+  private settledUpTo(seq: number): void {
+    this.settledSeq = Math.max(this.settledSeq, seq);
+    const due = this.writtenWaiters.filter((w) => w.upTo <= this.settledSeq);
+    if (due.length === 0) return;
+    this.writtenWaiters = this.writtenWaiters.filter((w) => w.upTo > this.settledSeq);
+    for (const w of due) w.resolve();
   }
 
   /** Writes the delivery (status pending, or ignored) and resolves once it is durable. */
@@ -96,6 +123,7 @@ export class WebhookService {
       let settled = false;
       const waiter: Waiter = {
         doc,
+        seq: ++this.lastSeq,
         settle: (error?: Error) => {
           if (settled) return;
           settled = true;
@@ -108,6 +136,7 @@ export class WebhookService {
         // Still queued: never written, so the retry Meta makes is the only copy.
         const queued = this.queue.indexOf(waiter);
         if (queued >= 0) this.queue.splice(queued, 1);
+        if (this.queue.length === 0 && !this.flushing) this.settledUpTo(this.lastSeq);
         waiter.settle(unavailable());
       }, PERSIST_TIMEOUT_MS);
       deadline.unref();
@@ -184,6 +213,7 @@ export class WebhookService {
       )
       .finally(() => {
         clearTimeout(deadline);
+        this.settledUpTo(batch[batch.length - 1].seq);
         this.flushing = false;
         if (this.queue.length > 0) this.schedule();
       });

@@ -44,15 +44,18 @@ export const BULK_CHUNK = 100;
 
 /**
  * An unordered insert of `docs` in pieces of BULK_CHUNK; true where the document was inserted,
- * false where its `_id` existed. Any other failure is thrown.
+ * false where its `_id` existed. Any other failure is thrown. `beforePiece` runs before each
+ * piece (WritePriority.giveWay: acknowledgements first).
  */
 export async function insertEachInChunks<T>(
   insert: (chunk: T[]) => Promise<unknown>,
   docs: T[],
+  beforePiece: () => Promise<void> = () => Promise.resolve(),
 ): Promise<boolean[]> {
   const inserted = docs.map(() => true);
   for (let from = 0; from < docs.length; from += BULK_CHUNK) {
     const chunk = docs.slice(from, from + BULK_CHUNK);
+    await beforePiece();
     try {
       await insert(chunk);
     } catch (error) {

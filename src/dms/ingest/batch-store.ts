@@ -4,6 +4,7 @@ import { Model, Types } from 'mongoose';
 import { AccountsService } from '../../accounts/accounts.service';
 import type { RoutedAccount } from '../../accounts/accounts.types';
 import { BULK_CHUNK } from '../../common/database/duplicate-key';
+import { WritePriority } from '../../database/write-priority';
 import { ConversationsService } from '../conversations.service';
 import { DmWriteLock } from '../dm-write-lock';
 import { ledgerKey } from '../ledger-keys';
@@ -40,6 +41,7 @@ export class BatchStore {
     private readonly writeLock: DmWriteLock,
     private readonly changes: DmChangeEmitter,
     private readonly profiles: ProfileReads,
+    private readonly priority: WritePriority,
   ) {}
 
   /**
@@ -99,10 +101,12 @@ export class BatchStore {
     // 2 500 documents through mongoose cost a third of the batch's time.
     // In pieces (BULK_CHUNK), each unordered: a piece that fails does not stop the others.
     let failure: Error | undefined;
-    for (let from = 0; from < docs.length; from += BULK_CHUNK)
+    for (let from = 0; from < docs.length; from += BULK_CHUNK) {
+      await this.priority.giveWay();
       await this.dms.collection
         .insertMany(docs.slice(from, from + BULK_CHUNK) as never[], { ordered: false })
         .catch((error: Error) => (failure ??= error));
+    }
     if (failure) {
       const error = failure;
       // Another writer may have stored some of them first: storeMessage, handling a second
@@ -126,6 +130,7 @@ export class BatchStore {
     const threadsLeft = [...byThread.values()];
     const recordNext = async (): Promise<void> => {
       for (let indexes = threadsLeft.shift(); indexes; indexes = threadsLeft.shift()) {
+        await this.priority.giveWay();
         const first = fresh[indexes[0]].draft;
         const stored = await this.writeLock.forThread(
           first.platform_account_id,

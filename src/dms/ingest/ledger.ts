@@ -1,3 +1,4 @@
+import { WritePriority } from '../../database/write-priority';
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
@@ -29,6 +30,7 @@ export class DmLedger {
     @InjectModel(InstagramDmId.name) private readonly ledger: Model<InstagramDmId>,
     @InjectModel(InstagramDm.name) private readonly dms: Model<InstagramDm>,
     private readonly legacyLedger: LegacyLedgerService,
+    private readonly priority: WritePriority,
   ) {}
 
   /** Inserts a ledger document; false when its `_id` exists already. */
@@ -47,6 +49,7 @@ export class DmLedger {
     return insertEachInChunks(
       (chunk) => this.ledger.collection.insertMany(chunk as never[], { ordered: false }),
       docs,
+      () => this.priority.giveWay(),
     );
   }
 
