@@ -7,11 +7,13 @@ import { Environment } from '../config/env';
 import { CONNECT_OPTIONS, DatabaseTarget } from './database-target';
 import { DatabaseWatchdog } from './database-watchdog.service';
 import { EmbeddedDatabaseService } from './embedded-database.service';
+import { WritePriority } from './write-priority';
 
 @Global()
 @Module({
   providers: [
     EmbeddedDatabaseService,
+    WritePriority,
     {
       provide: DatabaseTarget,
       inject: [ConfigService, EmbeddedDatabaseService],
@@ -30,7 +32,7 @@ import { EmbeddedDatabaseService } from './embedded-database.service';
       },
     },
   ],
-  exports: [EmbeddedDatabaseService, DatabaseTarget],
+  exports: [EmbeddedDatabaseService, DatabaseTarget, WritePriority],
 })
 class DatabaseTargetModule {}
 
