@@ -8,6 +8,10 @@ export interface CommentView {
   platform_account_id: string;
   /** `comments` or `live_comments` (a live video's comment). */
   field: string | null;
+  /**
+   * What the webhook said of the media. Its permalink, caption and thumbnail (read through the
+   * Graph API once per media and cached, issue 17) are not built yet.
+   */
   media: {
     id: string | null;
     media_product_type: string | null;
