@@ -13,6 +13,7 @@ import { AppLoggerModule } from './common/logging/logger.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { CommentsModule } from './comments/comments.module';
 import { DmsModule } from './dms/dms.module';
 import { throttlerOptions, UserThrottlerGuard } from './common/http/user-throttler.guard';
 import { HealthModule } from './health/health.module';
@@ -33,6 +34,7 @@ import { SyncModule } from './sync/sync.module';
     InstagramGraphModule,
     AccountsModule,
     DmsModule,
+    CommentsModule,
     WebhookModule,
     SyncModule,
     // 405 + Allow for a method a documented path does not have (src/common/http).

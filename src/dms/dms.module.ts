@@ -25,6 +25,7 @@ import { TargetEventApplier } from './ingest/target-events';
 import { LegacyCustomerIdService } from './legacy-customer-id.service';
 import { LegacyLedgerService } from './legacy-ledger.service';
 import { CommentsService } from './comments.service';
+import { CommentsReadService } from './comments-read.service';
 import { DmsController } from './dms.controller';
 import { DmWriteLock } from './dm-write-lock';
 import { AttachmentsController } from './attachments.controller';
@@ -66,12 +67,20 @@ import { AccountPurgeListener } from './account-purge.listener';
     LegacyCustomerIdService,
     ConversationsService,
     CommentsService,
+    CommentsReadService,
     DmsStreamService,
     DmWriteLock,
     AttachmentsService,
     { provide: DMS_STREAM_OPTIONS, inject: [ConfigService], useFactory: streamOptionsFromConfig },
     AccountPurgeListener,
   ],
-  exports: [DmsService, DmsIngestService, ConversationsService, LegacyLedgerService],
+  exports: [
+    DmsService,
+    DmsIngestService,
+    ConversationsService,
+    LegacyLedgerService,
+    // The comment inbox (src/comments) reads instagram_comments through it.
+    CommentsReadService,
+  ],
 })
 export class DmsModule {}

@@ -1,6 +1,7 @@
 import { OBJECT_ID_PATTERN } from '../../src/common/api-properties';
 import { MAX_BODY_BYTES } from '../../src/configure-app';
 import {
+  COMMENT_CURSOR_PATTERN,
   CONVERSATION_CURSOR_PATTERN,
   DM_CURSOR_PATTERN,
   encodeCursor,
@@ -48,6 +49,8 @@ describe('OpenAPI document of every route', () => {
       expect.arrayContaining([
         'GET /instagram-dms/list',
         'POST /instagram-dms/send',
+        'GET /instagram-comments',
+        'GET /instagram-comments/{comment_id}',
         'GET /accounts',
         'GET /accounts/{id}',
         'DELETE /accounts/{id}',
@@ -269,6 +272,9 @@ describe('OpenAPI document: exactness', () => {
     expect(encodeCursor({ t: Date.now(), id })).toMatch(new RegExp(DM_CURSOR_PATTERN));
     expect(encodeCursor({ t: Date.now(), id: `${id}:900000000000101` })).toMatch(
       new RegExp(CONVERSATION_CURSOR_PATTERN),
+    );
+    expect(encodeCursor({ t: Date.now(), id: '17890000000000003' })).toMatch(
+      new RegExp(COMMENT_CURSOR_PATTERN),
     );
   });
 

@@ -177,6 +177,32 @@ describe('route × tenant matrix', () => {
       404,
       () => `/instagram-dms/comments/17850000000009999/reply`,
     ],
+    [
+      'comment list by account',
+      'get',
+      () => `/instagram-comments?account_id=${a.accountId}`,
+      () => undefined,
+      404,
+      () => `/instagram-comments?account_id=${missingAccount}`,
+    ],
+    [
+      'comment list by account and media',
+      'get',
+      () =>
+        `/instagram-comments?account_id=${a.accountId}&media_id=18000000000000001&answered=false`,
+      () => undefined,
+      404,
+      () =>
+        `/instagram-comments?account_id=${missingAccount}&media_id=18000000000000001&answered=false`,
+    ],
+    [
+      'one comment',
+      'get',
+      () => `/instagram-comments/${a.commentId}`,
+      () => undefined,
+      404,
+      () => `/instagram-comments/17850000000009999`,
+    ],
   ];
 
   const call = (method: Call[1], path: string, body: object | undefined) => {
@@ -217,5 +243,33 @@ describe('route × tenant matrix', () => {
     expect(convs.body).toMatchObject({ success: true, data: [], total: 0 });
     const mine = await app.http().get('/instagram-dms/list').set(app.bearer(a.userId)).expect(200);
     expect(mine.body.total).toBe(1);
+  });
+
+  it('should not show A’s comments in B’s unfiltered comment list', async () => {
+    const metaCalls = meta.requests().length;
+    for (const query of ['', '?answered=false', '?author=1990000000000001', '?kind=mention']) {
+      const theirs = await app
+        .http()
+        .get(`/instagram-comments${query}`)
+        .set(app.bearer(b.userId))
+        .expect(200);
+      expect(theirs.body).toMatchObject({ success: true, data: [], total: 0 });
+    }
+    const mine = await app.http().get('/instagram-comments').set(app.bearer(a.userId)).expect(200);
+    expect(mine.body.data.map((c: { _id: string }) => c._id)).toEqual([a.commentId]);
+    expect(meta.requests().length).toBe(metaCalls);
+  });
+
+  it('should refuse the comment routes without a token, and call Meta never', async () => {
+    const metaCalls = meta.requests().length;
+    for (const path of [
+      '/instagram-comments',
+      `/instagram-comments?account_id=${a.accountId}`,
+      `/instagram-comments/${a.commentId}`,
+    ]) {
+      const res = await app.http().get(path).expect(401);
+      expect(res.body).toMatchObject({ success: false, error: { code: 'UNAUTHORIZED' } });
+    }
+    expect(meta.requests().length).toBe(metaCalls);
   });
 });

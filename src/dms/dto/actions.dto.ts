@@ -6,7 +6,7 @@ import {
   ObjectIdProperty,
   TextProperty,
 } from '../../common/api-properties';
-import { CONVERSATION_CURSOR_PATTERN, CONVERSATION_ID_PATTERN } from './cursor';
+import { COMMENT_ID_PATTERN, CONVERSATION_CURSOR_PATTERN, CONVERSATION_ID_PATTERN } from './cursor';
 import { WithTotalProperty } from './page-total';
 
 /** `<platform_account_id>:<customer_id>` */
@@ -19,8 +19,6 @@ export class ConversationIdParam {
   @Matches(new RegExp(CONVERSATION_ID_PATTERN), { message: 'Invalid conversation ID' })
   id!: string;
 }
-
-const COMMENT_ID_PATTERN = '^[0-9A-Za-z_.-]{1,64}$';
 
 export class CommentIdParam {
   @ApiProperty({ type: String, pattern: COMMENT_ID_PATTERN, example: '17858893269000001' })

@@ -8,6 +8,10 @@ import { AppError } from '../../common/errors/app-error';
 const CONVERSATION_ID_BODY = '[0-9a-f]{24}:[0-9A-Za-z_.-]{1,64}';
 export const CONVERSATION_ID_PATTERN = `^${CONVERSATION_ID_BODY}$`;
 
+/** Meta's comment id (digits today; letters, `_`, `.` and `-` tolerated), shared by paths and cursors. */
+const COMMENT_ID_BODY = '[0-9A-Za-z_.-]{1,64}';
+export const COMMENT_ID_PATTERN = `^${COMMENT_ID_BODY}$`;
+
 /**
  * Keyset cursors read `<sort date in ms>.<tie-breaker _id>`, a form a pattern describes exactly,
  * so the OpenAPI document can say which cursors are valid (any opaque form would leave clients and
@@ -15,16 +19,17 @@ export const CONVERSATION_ID_PATTERN = `^${CONVERSATION_ID_BODY}$`;
  */
 export const DM_CURSOR_PATTERN = '^[0-9]{1,15}\\.[0-9a-fA-F]{24}$';
 export const CONVERSATION_CURSOR_PATTERN = `^[0-9]{1,15}\\.${CONVERSATION_ID_BODY}$`;
+export const COMMENT_CURSOR_PATTERN = `^[0-9]{1,15}\\.${COMMENT_ID_BODY}$`;
 
 /** Keyset position: the sort key of the last item of a page. */
 export interface Keyset {
   /** Sort date in ms. */
   t: number;
-  /** Tie-breaker: the `_id` (ObjectId hex for DMs, string for conversations). */
+  /** Tie-breaker: the `_id` (ObjectId hex for DMs, string for conversations and comments). */
   id: string;
 }
 
-export type CursorKind = 'dm' | 'conversation';
+export type CursorKind = 'dm' | 'conversation' | 'comment';
 
 const CURSOR_FORMS: Record<CursorKind, { cursor: RegExp; id: RegExp }> = {
   dm: { cursor: new RegExp(DM_CURSOR_PATTERN), id: OBJECT_ID },
@@ -32,6 +37,7 @@ const CURSOR_FORMS: Record<CursorKind, { cursor: RegExp; id: RegExp }> = {
     cursor: new RegExp(CONVERSATION_CURSOR_PATTERN),
     id: new RegExp(CONVERSATION_ID_PATTERN),
   },
+  comment: { cursor: new RegExp(COMMENT_CURSOR_PATTERN), id: new RegExp(COMMENT_ID_PATTERN) },
 };
 
 export function encodeCursor(k: Keyset): string {

@@ -28,6 +28,11 @@ export class InstagramComment {
   @Prop() parent_id?: string;
   /** The business's own comment (filtered so igdm never answers itself). */
   @Prop() is_own?: boolean;
+  /**
+   * Hidden on Instagram. Nothing writes it yet (moderation is not built): read as false when
+   * absent, and `GET /instagram-comments?hidden=` filters on it.
+   */
+  @Prop() hidden?: boolean;
   /** When Meta says the comment was made (entry.time, in seconds on this field). */
   @Prop() created_at?: Date;
   @Prop({ type: MongooseSchema.Types.Mixed }) raw?: Record<string, unknown>;
@@ -42,5 +47,14 @@ export class InstagramComment {
 export type InstagramCommentDocument = HydratedDocument<InstagramComment>;
 export const InstagramCommentSchema = SchemaFactory.createForClass(InstagramComment);
 InstagramCommentSchema.index({ user_id: 1, platform_account_id: 1, created_at: -1 });
+// GET /instagram-comments: the caller's accounts, newest first, keyset on (created_at, _id).
+InstagramCommentSchema.index({ platform_account_id: 1, created_at: -1, _id: -1 });
+// GET /instagram-comments?media_id=: one post's comments, newest first.
+InstagramCommentSchema.index({ platform_account_id: 1, 'media.id': 1, created_at: -1, _id: -1 });
+// GET /instagram-comments/:comment_id: the replies of a comment in order; and the page's own
+// public replies (`parent_id $in` the page, is_own).
+InstagramCommentSchema.index({ parent_id: 1, created_at: 1, _id: 1 });
+// GET /instagram-comments?answered=: the comments our own comments answer (distinct parent_id).
+InstagramCommentSchema.index({ platform_account_id: 1, is_own: 1, parent_id: 1 });
 // POST /instagram-dms/comments/:id/reply: private replies of the last hour per account (750/h).
 InstagramCommentSchema.index({ platform_account_id: 1, 'private_reply.claimed_at': -1 });
