@@ -5,6 +5,8 @@
 export async function eventually<T>(
   probe: () => Promise<T | null | undefined | false>,
   timeoutMs = 25_000,
+  /** Between tries; a probe that calls the API must stay under the per-user rate limit. */
+  intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -19,7 +21,7 @@ export async function eventually<T>(
       throw lastError instanceof Error
         ? lastError
         : new Error('eventually: condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -84,11 +84,20 @@ export async function importFinished(
   accountId: string,
   after?: Date,
 ): Promise<Record<string, any>> {
-  return eventually(async () => {
-    const res = await app.http().get(`/accounts/${accountId}/import`).set(app.bearer(userId));
-    const data = res.body.data as Record<string, any>;
-    if (data.state !== 'done' && data.state !== 'failed') return null;
-    if (after && new Date(data.started_at as string) <= after) return null;
-    return data;
-  }, 60_000); // imports are paced at Meta's 2 calls/s per account: slow on a loaded machine
+  return eventually(
+    async () => {
+      const res = await app.http().get(`/accounts/${accountId}/import`).set(app.bearer(userId));
+      if (res.status !== 200)
+        throw new Error(`GET import: ${res.status} ${JSON.stringify(res.body)}`);
+      const data = res.body.data as Record<string, any>;
+      if (data.state !== 'done' && data.state !== 'failed') return null;
+      if (after && new Date(data.started_at as string) <= after) return null;
+      return data;
+    },
+    // Imports are paced at Meta's 2 calls/s per account: slow on a loaded machine. Polled every
+    // 250 ms: every 25 ms passed the per-user limit (THROTTLE_LIMIT, 600 a minute) after 15 s,
+    // and the 429s hid the finished import for the rest of the minute.
+    60_000,
+    250,
+  );
 }
