@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types, UpdateQuery } from 'mongoose';
-import { KeyedSerialQueue } from '../common/concurrency/keyed-serial-queue';
 import { CONVERSATION_CHANGED, ConversationChangedEvent } from './events/dm-events';
 import { CustomerProfile, InstagramConversation } from './schemas/instagram-conversation.schema';
 import { InstagramDm } from './schemas/instagram-dm.schema';
+import { ThreadWrites } from './thread-writes';
 
 const PREVIEW_CHARS = 100;
 /** Unnamed DMs remembered per thread (a new thread rarely holds more before its profile). */
@@ -40,10 +40,6 @@ export function previewOf(
   return `[${type}]`;
 }
 
-/**
- * Write side of `instagram_conversations`: one thread per account and customer, updated by `_id`
- * on every event. Derived figures (last message, unread count, 24 h window) are kept on write.
- */
 /** What recording a thread tells its caller. */
 export interface RecordedThread {
   id: string;
@@ -51,19 +47,14 @@ export interface RecordedThread {
   profileFetchedAt?: Date;
 }
 
-/**
- * Threads this process wrote lately, as the write left them. Under load one thread is recorded
- * every batch; reading it back before each write doubled the cost of a message on a database
- * that answers one request at a time. Every write of this service refreshes or drops its entry;
- * the age limit bounds how long a write by another instance can go unseen here (on FerretDB
- * two instances' writes of one thread are not ordered anyway; see docs/contracts.md).
- */
-const RECENT_THREADS = 2_000;
-const RECENT_THREAD_MS = 5_000;
-
 /** `profile_retry_at` of a profile that waits for its account to be repaired: never due. */
 export const PROFILE_PARKED = new Date('9999-12-31T00:00:00Z');
 
+/**
+ * Write side of `instagram_conversations`: one thread per account and customer, updated by `_id`
+ * on every event. Derived figures (last message, unread count, 24 h window) are kept on write;
+ * each thread's writes run in order (ThreadWrites).
+ */
 @Injectable()
 export class ConversationsService {
   constructor(
@@ -73,58 +64,13 @@ export class ConversationsService {
     private readonly events: EventEmitter2,
   ) {}
 
-  /**
-   * FerretDB (SQLite) rewrites the whole document on every update, without locking: two updates
-   * of one thread at the same moment can lose one ($inc included). Writes of one thread are
-   * therefore run one after another in this process. On MongoDB the operators are atomic anyway.
-   */
-  private readonly queue = new KeyedSerialQueue();
-
-  /**
-   * Runs a write of thread `id` after the ones queued before it. A write that does not hand its
-   * result to `remember` (`refreshes`) drops the thread from `recent`, as does a failed one.
-   */
-  private serialized<T>(id: string, write: () => Promise<T>, refreshes = false): Promise<T> {
-    return this.queue.run(id, async () => {
-      let failed = true;
-      try {
-        const result = await write();
-        failed = false;
-        return result;
-      } finally {
-        if (failed || !refreshes) this.forget(id);
-      }
-    });
-  }
-
-  private readonly recent = new Map<string, { doc: InstagramConversation | null; at: number }>();
-
-  /** The thread: as this process last wrote it when that is recent, else read by `_id`. */
-  private async current(_id: string): Promise<InstagramConversation | null> {
-    const hit = this.recent.get(_id);
-    if (hit && Date.now() - hit.at < RECENT_THREAD_MS) return hit.doc;
-    const doc = await this.conversations.findById(_id).lean<InstagramConversation>().exec();
-    this.remember(_id, doc);
-    return doc;
-  }
-
-  private remember(_id: string, doc: InstagramConversation | null): void {
-    this.recent.delete(_id); // re-inserted last: the Map's order is the eviction order
-    this.recent.set(_id, { doc, at: Date.now() });
-    if (this.recent.size > RECENT_THREADS) {
-      const oldest = this.recent.keys().next().value;
-      if (oldest !== undefined) this.recent.delete(oldest);
-    }
-  }
-
-  /** A write this service did not read back: the next one reads the thread again. */
-  private forget(_id: string): void {
-    this.recent.delete(_id);
-  }
+  private readonly threads = new ThreadWrites((id) =>
+    this.conversations.findById(id).lean<InstagramConversation>().exec(),
+  );
 
   /** An account's threads were deleted or rewritten in bulk (purge, resumed profiles). */
   forgetAccount(accountId: string): void {
-    for (const id of this.recent.keys()) if (id.startsWith(`${accountId}:`)) this.recent.delete(id);
+    this.threads.forgetAccount(accountId);
   }
 
   /** A purged account's threads: deleted, and forgotten here. */
@@ -142,7 +88,7 @@ export class ConversationsService {
     accountId: string,
     customerId: string,
   ): Promise<{ name?: string; neverRead: boolean }> {
-    const conv = await this.current(this.conversationId(accountId, customerId));
+    const conv = await this.threads.current(this.conversationId(accountId, customerId));
     const name = conv?.customer?.name ?? conv?.customer?.username;
     const parked = conv?.profile_retry_at?.getTime() === PROFILE_PARKED.getTime();
     const neverRead = !conv || (!conv.customer && !conv.profile_attempts && !parked);
@@ -189,7 +135,7 @@ export class ConversationsService {
     customerId: string,
     watermark: number,
   ): Promise<Types.ObjectId[] | null> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       const _id = this.conversationId(accountId, customerId);
       const current = await this.conversations
         .findById(_id, { unseen_outbound: 1, unseen_tracked: 1 })
@@ -217,7 +163,7 @@ export class ConversationsService {
     unseen: { id: Types.ObjectId; timestamp: number }[],
   ): Promise<void> {
     if (unseen.length > MAX_UNSEEN) return;
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       // One `$set` per DM rather than the whole map: an id another instance adds meanwhile stays.
       const set: Record<string, unknown> = { unseen_tracked: true };
       for (const dm of unseen) set[`unseen_outbound.${dm.id.toHexString()}`] = dm.timestamp;
@@ -229,7 +175,7 @@ export class ConversationsService {
 
   /** After an unsend: the preview of that message is cleared. */
   async clearPreview(accountId: string, customerId: string, mid: string): Promise<void> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       const _id = this.conversationId(accountId, customerId);
       const current = await this.conversations
         .findById(_id, { 'last_message.message_id': 1 })
@@ -242,7 +188,7 @@ export class ConversationsService {
 
   /** Recounts inbound read:false, not deleted, not unsent DMs of the thread. */
   async recountUnread(accountId: string, customerId: string): Promise<number> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       const unread = await this.dms
         .countDocuments({
           platform_account_id: accountId,
@@ -264,7 +210,7 @@ export class ConversationsService {
   }
 
   async setProfile(accountId: string, customerId: string, profile: CustomerProfile): Promise<void> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       const _id = this.conversationId(accountId, customerId);
       const update: UpdateQuery<InstagramConversation> = {};
       this.setProfileIn(update, profile);
@@ -297,7 +243,7 @@ export class ConversationsService {
 
   /** A profile fetch failed: try again after `retryAt`. */
   async profileFailed(accountId: string, customerId: string, retryAt: Date): Promise<void> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       await this.conversations
         .updateOne(
           { _id: this.conversationId(accountId, customerId) },
@@ -362,7 +308,7 @@ export class ConversationsService {
     const newest = dms.reduce((a, b) => ((b.timestamp ?? 0) >= (a.timestamp ?? 0) ? b : a));
     const { platform_account_id: accountId, customer_id: customerId = '' } = newest;
     const _id = this.conversationId(accountId, customerId);
-    return this.serialized(
+    return this.threads.run(
       _id,
       async () => {
         const at = new Date(newest.timestamp ?? Date.now());
@@ -388,7 +334,7 @@ export class ConversationsService {
         if (Object.keys(update.$max as object).length === 0) delete update.$max;
         // Read by _id and decided here rather than in a conditional filter: FerretDB serves only
         // a bare `{_id}` filter from an index, anything more scans the collection.
-        const current = await this.current(_id);
+        const current = await this.threads.current(_id);
         const known = opts.profile ?? current?.customer;
         const customerName = known?.name ?? known?.username;
         if (opts.unnamedDmIds.length > 0 && !customerName) {
@@ -418,7 +364,7 @@ export class ConversationsService {
           .findOneAndUpdate({ _id }, update, { upsert: true, new: true })
           .lean<InstagramConversation>()
           .exec();
-        this.remember(_id, after);
+        this.threads.remember(_id, after);
         this.emitChanged(newest.user_id ?? '', accountId, _id, after ?? undefined);
         const profileFetchedAt = known?.fetched_at;
         return {
@@ -437,7 +383,7 @@ export class ConversationsService {
    * timer would only hammer Meta with a token it refuses and fill the logs.
    */
   async profileParked(accountId: string, customerId: string): Promise<void> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       await this.conversations
         .updateOne(
           { _id: this.conversationId(accountId, customerId) },
@@ -476,7 +422,7 @@ export class ConversationsService {
     accountId: string,
     customerId: string,
   ): Promise<{ ids: Types.ObjectId[]; overflow: boolean }> {
-    return this.serialized(this.conversationId(accountId, customerId), async () => {
+    return this.threads.run(this.conversationId(accountId, customerId), async () => {
       const _id = this.conversationId(accountId, customerId);
       const current = await this.conversations
         .findById(_id, { unnamed_dm_ids: 1, unnamed_overflow: 1 })
